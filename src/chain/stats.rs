@@ -1,0 +1,82 @@
+//! What the chain counted: hits and misses per tier, fills, promotions,
+//! conflicts, checksum failures, invalidations and tier errors.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! counters {
+    ($( $(#[$doc:meta])* $name:ident ),* $(,)?) => {
+        /// Live counters, shared by every caller of one chain.
+        #[derive(Debug, Default)]
+        pub struct ChainStats {
+            $( $(#[$doc])* pub $name: AtomicU64, )*
+        }
+
+        /// A copy of [`ChainStats`] at one moment; adds up across chains.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct ChainCounters {
+            $( $(#[$doc])* pub $name: u64, )*
+        }
+
+        impl ChainStats {
+            /// The counters now.
+            pub fn snapshot(&self) -> ChainCounters {
+                ChainCounters { $( $name: self.$name.load(Ordering::Relaxed), )* }
+            }
+        }
+
+        impl std::ops::AddAssign for ChainCounters {
+            fn add_assign(&mut self, other: ChainCounters) {
+                $( self.$name += other.$name; )*
+            }
+        }
+    };
+}
+
+counters! {
+    /// Reads served from L1.
+    l1_hits,
+    /// Reads L1 could not serve (absent, expired, corrupt or failed).
+    l1_misses,
+    /// Reads served from L2.
+    l2_hits,
+    /// Reads that reached L2 and went on to the origin.
+    l2_misses,
+    /// L2 reads that found an item at or past its expiry (DynamoDB had not
+    /// deleted it yet): counted as misses.
+    l2_expired,
+    /// Origin fetches that returned an object.
+    origin_fetches,
+    /// Origin fetches that failed.
+    origin_errors,
+    /// Entries written to L1 after an origin fetch.
+    l1_fills,
+    /// Entries written to L2 after an origin fetch.
+    l2_fills,
+    /// L2 hits copied into L1.
+    promotions,
+    /// L1 writes refused because L1 held a newer version.
+    l1_conflicts,
+    /// L2 writes refused because L2 held a newer version.
+    l2_conflicts,
+    /// L2 writes skipped because L2 already held that version, live and intact.
+    l2_current,
+    /// L1 entries whose checksum did not match or that could not be decoded.
+    l1_checksum_failures,
+    /// L2 entries whose checksum did not match or that could not be decoded.
+    l2_checksum_failures,
+    /// Keys invalidated.
+    invalidations,
+    /// L1 operations that failed (Redis unreachable, timeout).
+    l1_errors,
+    /// L2 operations that failed (DynamoDB unreachable, timeout, throttled).
+    l2_errors,
+}
+
+impl ChainStats {
+    /// Adds one to `counter`.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}

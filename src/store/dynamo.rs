@@ -1,0 +1,403 @@
+//! L2 on DynamoDB: items in the seed article's layout, versioned conditional
+//! writes, expiry by `ttl`, bulk lookups through `gsi1`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use super::{L2Store, Lookup, StoreError, WriteOutcome};
+use crate::chain::CacheEntry;
+use crate::clock::Timestamp;
+use crate::stripe::{CacheKey, ObjectKind};
+
+#[path = "dynamo_table.rs"]
+mod table;
+pub use table::{Billing, TableSpec};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How to reach DynamoDB and which table to use.
+///
+/// By default: DynamoDB Local at `http://127.0.0.1:8000`, region `us-east-1`,
+/// table `stripe-cache` on demand, eventually consistent reads (half a read
+/// unit, as a Lambda would read), 500 ms connect and 2 s operation timeouts,
+/// two attempts per call.
+#[derive(Clone, Debug)]
+pub struct DynamoOptions {
+    /// Endpoint URL; `None` means real AWS through the standard credential chain.
+    pub endpoint_url: Option<String>,
+    /// AWS region.
+    pub region: String,
+    /// The table and its capacity mode.
+    pub table: TableSpec,
+    /// Strongly consistent reads (one read unit per 4 KB instead of a half).
+    pub consistent_read: bool,
+    /// Items per `gsi1` query page; `None` lets DynamoDB fill 1 MB pages.
+    pub query_page_size: Option<i32>,
+    /// How long establishing a connection may take.
+    pub connect_timeout: Duration,
+    /// How long one call, retries included, may take.
+    pub operation_timeout: Duration,
+    /// Attempts per call (1 = no retry).
+    pub max_attempts: u32,
+}
+
+impl Default for DynamoOptions {
+    fn default() -> Self {
+        DynamoOptions {
+            endpoint_url: Some("http://127.0.0.1:8000".into()),
+            region: "us-east-1".into(),
+            table: TableSpec::default(),
+            consistent_read: false,
+            query_page_size: None,
+            connect_timeout: Duration::from_millis(500),
+            operation_timeout: Duration::from_secs(2),
+            max_attempts: 2,
+        }
+    }
+}
+
+/// A DynamoDB client for `options`: static local credentials when an endpoint
+/// is given (DynamoDB Local accepts any key made of letters and digits), the
+/// standard AWS credential chain otherwise.
+pub async fn client(options: &DynamoOptions) -> Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(options.connect_timeout)
+        .operation_timeout(options.operation_timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(options.region.clone()))
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)));
+    if let Some(url) = &options.endpoint_url {
+        loader = loader
+            .endpoint_url(url)
+            .credentials_provider(Credentials::new("tierbench", "tierbench", None, None, "tierbench-local"));
+    }
+    Client::new(&loader.load().await)
+}
+
+/// The L2 tier on a DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoL2 {
+    client: Client,
+    table: String,
+    consistent_read: bool,
+    query_page_size: Option<i32>,
+}
+
+impl fmt::Debug for DynamoL2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamoL2").field("table", &self.table).finish_non_exhaustive()
+    }
+}
+
+pub(super) fn dynamo_err<E>(operation: &'static str, e: E) -> StoreError
+where
+    E: std::error::Error,
+{
+    StoreError::Dynamo { operation, message: DisplayErrorContext(&e).to_string() }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl DynamoL2 {
+    /// Connects, creating the table as the seed's CloudFormation does when it is
+    /// missing and checking its layout when it exists.
+    ///
+    /// # Errors
+    /// When DynamoDB does not answer, or the table exists with another layout.
+    pub async fn connect(options: &DynamoOptions) -> Result<Self, StoreError> {
+        let client = client(options).await;
+        table::ensure(&client, &options.table).await?;
+        Ok(DynamoL2 {
+            client,
+            table: options.table.name.clone(),
+            consistent_read: options.consistent_read,
+            query_page_size: options.query_page_size,
+        })
+    }
+
+    /// The underlying SDK client (for inspection in tests and tools).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn key_attrs(key: &CacheKey) -> Item {
+        HashMap::from([("pk".to_owned(), s(key.pk())), ("sk".to_owned(), s(key.sk()))])
+    }
+
+    /// The raw item under `key` (for tests and inspection).
+    ///
+    /// # Errors
+    /// When DynamoDB fails.
+    pub async fn raw_get(&self, key: &CacheKey) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_err("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Overwrites one attribute of the item under `key` (for tests that corrupt
+    /// entries on purpose).
+    ///
+    /// # Errors
+    /// When DynamoDB fails.
+    pub async fn raw_set_attribute(&self, key: &CacheKey, name: &str, value: AttributeValue) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(key)))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", name)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .map_err(|e| dynamo_err("UpdateItem", e))?;
+        Ok(())
+    }
+}
+
+/// The item of `entry` under `key`: the seed's attributes plus the envelope's.
+/// `data` is the Stripe JSON as a string, byte for byte, so its checksum holds
+/// (a DynamoDB map would reorder keys and normalise numbers).
+fn to_item(key: &CacheKey, entry: &CacheEntry) -> Item {
+    let updated = entry.fetched_at.to_iso8601();
+    let mut item = DynamoL2::key_attrs(key);
+    item.extend([
+        ("gsi1pk".to_owned(), s(key.kind.gsi1pk())),
+        ("gsi1sk".to_owned(), s(updated.clone())),
+        ("data".to_owned(), s(entry.data.clone())),
+        ("ttl".to_owned(), n(entry.expires_at.as_secs_ceil())),
+        ("lastUpdated".to_owned(), s(updated)),
+        ("version".to_owned(), n(entry.version)),
+        ("checksum".to_owned(), s(entry.checksum.clone())),
+        ("fetchedAt".to_owned(), n(entry.fetched_at.as_millis())),
+        ("expiresAt".to_owned(), n(entry.expires_at.as_millis())),
+        ("apiVersion".to_owned(), s(entry.api_version.clone())),
+    ]);
+    if let Some(a) = &entry.account {
+        item.insert("account".to_owned(), s(a.clone()));
+    }
+    item
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// The entry an item holds; `None` when an attribute is missing or malformed.
+/// Expiry is the earlier of `expiresAt` and `ttl`, so an invalidation that set
+/// only `ttl` (as other writers may) still counts.
+fn from_item(item: &Item) -> Option<CacheEntry> {
+    let expires_ms = get_n(item, "expiresAt")?.min(get_n(item, "ttl")?.saturating_mul(1_000));
+    Some(CacheEntry {
+        version: get_n(item, "version")?,
+        fetched_at: Timestamp::from_millis(get_n(item, "fetchedAt")?),
+        expires_at: Timestamp::from_millis(expires_ms),
+        checksum: get_s(item, "checksum")?.to_owned(),
+        api_version: get_s(item, "apiVersion")?.to_owned(),
+        account: get_s(item, "account").map(str::to_owned),
+        data: get_s(item, "data")?.to_owned(),
+    })
+}
+
+impl L2Store for DynamoL2 {
+    async fn get(&self, key: &CacheKey) -> Result<Lookup, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(key)))
+            .consistent_read(self.consistent_read)
+            .send()
+            .await
+            .map_err(|e| dynamo_err("GetItem", e))?;
+        Ok(match out.item {
+            None => Lookup::Absent,
+            Some(item) => from_item(&item).map_or(Lookup::Corrupt, Lookup::Found),
+        })
+    }
+
+    async fn put(&self, key: &CacheKey, entry: &CacheEntry, now: Timestamp) -> Result<WriteOutcome, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(key, entry)))
+            .condition_expression(
+                "attribute_not_exists(#v) OR #v < :v OR (#v = :v AND (#e <= :now OR #c <> :c))",
+            )
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#e", "expiresAt")
+            .expression_attribute_names("#c", "checksum")
+            .expression_attribute_values(":v", n(entry.version))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .expression_attribute_values(":c", s(entry.checksum.clone()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(ex)) => {
+                    let stored = ex.item().and_then(|i| get_n(i, "version")).unwrap_or(u64::MAX);
+                    Ok(if stored > entry.version {
+                        WriteOutcome::Conflict { stored_version: stored }
+                    } else {
+                        WriteOutcome::Current
+                    })
+                }
+                _ => Err(dynamo_err("PutItem", e)),
+            },
+        }
+    }
+
+    async fn expire(&self, key: &CacheKey, now: Timestamp) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(key)))
+            // An update of a missing key would create an item without the GSI
+            // keys, which stalls DynamoDB Local's TTL deletion: only touch items
+            // that exist.
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET #t = :s, #e = :ms")
+            .expression_attribute_names("#t", "ttl")
+            .expression_attribute_names("#e", "expiresAt")
+            .expression_attribute_values(":s", n(now.as_secs()))
+            .expression_attribute_values(":ms", n(now.as_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_err("UpdateItem", e)),
+        }
+    }
+
+    async fn keys_updated_before(
+        &self,
+        kind: ObjectKind,
+        before: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<CacheKey>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(table::GSI_NAME)
+                .key_condition_expression("gsi1pk = :k AND gsi1sk < :t")
+                .filter_expression("#e > :now")
+                .projection_expression("pk, sk")
+                .expression_attribute_names("#e", "expiresAt")
+                .expression_attribute_values(":k", s(kind.gsi1pk()))
+                .expression_attribute_values(":t", s(before.to_iso8601()))
+                .expression_attribute_values(":now", n(now.as_millis()))
+                .set_limit(self.query_page_size)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| dynamo_err("Query", e))?;
+            for item in page.items() {
+                if let (Some(pk), Some(sk)) = (get_s(item, "pk"), get_s(item, "sk")) {
+                    // Items of other writers in the same table are skipped, not fatal.
+                    if let Ok(key) = CacheKey::from_dynamo(pk, sk) {
+                        keys.push(key);
+                    }
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(keys),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::checksum;
+    use crate::stripe::ObjectKind;
+
+    #[test]
+    fn items_follow_the_seed_layout_and_round_trip() {
+        let data = r#"{"id":"cus_123","object":"customer"}"#.to_owned();
+        let entry = CacheEntry {
+            version: 3,
+            fetched_at: Timestamp::from_millis(1_738_756_800_000),
+            expires_at: Timestamp::from_millis(1_738_843_200_500),
+            checksum: checksum(&data),
+            api_version: "2026-07-29.dahlia".into(),
+            account: None,
+            data,
+        };
+        let key = CacheKey::new(ObjectKind::Customer, "cus_123");
+        let item = to_item(&key, &entry);
+        assert_eq!(get_s(&item, "pk"), Some("CUSTOMER#cus_123"));
+        assert_eq!(get_s(&item, "sk"), Some("METADATA#latest"));
+        assert_eq!(get_s(&item, "gsi1pk"), Some("CACHE#customer"));
+        assert_eq!(get_s(&item, "gsi1sk"), Some("2025-02-05T12:00:00.000Z"));
+        assert_eq!(get_s(&item, "lastUpdated"), Some("2025-02-05T12:00:00.000Z"));
+        assert_eq!(get_n(&item, "ttl"), Some(1_738_843_201));
+        assert_eq!(from_item(&item), Some(entry));
+        let mut broken = item.clone();
+        broken.remove("checksum");
+        assert_eq!(from_item(&broken), None);
+    }
+
+    #[test]
+    fn a_ttl_set_by_another_writer_expires_the_entry() {
+        let data = "{}".to_owned();
+        let entry = CacheEntry {
+            version: 1,
+            fetched_at: Timestamp::from_millis(0),
+            expires_at: Timestamp::from_millis(10_000_000),
+            checksum: checksum(&data),
+            api_version: String::new(),
+            account: Some("acct_1".into()),
+            data,
+        };
+        let mut item = to_item(&CacheKey::new(ObjectKind::Invoice, "in_1"), &entry);
+        item.insert("ttl".into(), n(5));
+        assert_eq!(from_item(&item).unwrap().expires_at, Timestamp::from_millis(5_000));
+    }
+}

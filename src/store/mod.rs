@@ -1,0 +1,113 @@
+//! The two cache tiers behind traits: Redis as L1, DynamoDB as L2. The simulator
+//! adds in-memory models of both behind the same traits.
+
+pub mod dynamo;
+pub mod redis;
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::chain::CacheEntry;
+use crate::clock::Timestamp;
+use crate::stripe::{CacheKey, ObjectKind};
+
+pub use self::dynamo::{Billing, DynamoL2, DynamoOptions, TableSpec};
+pub use self::redis::{RedisL1, RedisOptions};
+
+/// What a tier said to a read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Nothing stored under the key.
+    Absent,
+    /// An entry whose envelope could not be decoded.
+    Corrupt,
+    /// A decoded entry; the chain checks its checksum and expiry.
+    Found(CacheEntry),
+}
+
+/// What a versioned write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The entry was stored.
+    Written,
+    /// The tier already held the same version, live and intact; nothing changed.
+    Current,
+    /// The tier holds a newer version; the write was refused so newer data is
+    /// never overwritten by older data.
+    Conflict {
+        /// The version the tier holds.
+        stored_version: u64,
+    },
+}
+
+/// A failure of a tier's server or client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis answered with an error or could not be reached.
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    /// DynamoDB answered with an error or could not be reached.
+    #[error("dynamodb {operation}: {message}")]
+    Dynamo {
+        /// The API operation (GetItem, PutItem, ...).
+        operation: &'static str,
+        /// The error with its full context.
+        message: String,
+    },
+    /// The table exists with another layout than tierbench's.
+    #[error("dynamodb table {table:?} exists with another layout: {why}; delete it or name another table")]
+    TableMismatch {
+        /// The table name.
+        table: String,
+        /// What differs.
+        why: String,
+    },
+    /// An entry could not be encoded.
+    #[error("cannot encode cache entry: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// The L1 tier (Redis): fast, in memory, expires entries itself.
+pub trait L1Store: Send + Sync {
+    /// Reads the entry under `key`.
+    fn get(&self, key: &CacheKey) -> impl Future<Output = Result<Lookup, StoreError>> + Send;
+
+    /// Stores `entry` under `key` for `ttl`, unless the tier holds a newer version.
+    fn put(
+        &self,
+        key: &CacheKey,
+        entry: &CacheEntry,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Removes the entry under `key`; whether there was one.
+    fn delete(&self, key: &CacheKey) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// The L2 tier (DynamoDB): durable, deletes expired items lazily, so readers
+/// treat an entry at or past its expiry as a miss.
+pub trait L2Store: Send + Sync {
+    /// Reads the entry under `key`, expired or not.
+    fn get(&self, key: &CacheKey) -> impl Future<Output = Result<Lookup, StoreError>> + Send;
+
+    /// Stores `entry` under `key` unless the tier holds a newer version, or the
+    /// same version live and intact.
+    fn put(
+        &self,
+        key: &CacheKey,
+        entry: &CacheEntry,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Expires the entry under `key` at `now`; whether there was one.
+    fn expire(&self, key: &CacheKey, now: Timestamp) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The keys of every live entry of `kind` last updated before `before`
+    /// (through the `gsi1` index, every page).
+    fn keys_updated_before(
+        &self,
+        kind: ObjectKind,
+        before: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<CacheKey>, StoreError>> + Send;
+}

@@ -1,0 +1,188 @@
+//! L1 on Redis: one multiplexed, auto-reconnecting connection per client, entries
+//! as JSON envelopes with a server-side expiry, versioned writes in a Lua script.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{L1Store, Lookup, StoreError, WriteOutcome};
+use crate::chain::CacheEntry;
+use crate::stripe::CacheKey;
+
+/// How to reach Redis and how patient to be with it.
+///
+/// By default: `redis://127.0.0.1:6379`, key prefix `tb`, connect timeout
+/// 500 ms (the seed's Lambda setting), response timeout 1 s, one reconnect retry.
+#[derive(Clone)]
+pub struct RedisOptions {
+    /// `redis://host:port[/db]` (or `rediss://` for TLS); may carry a password.
+    pub url: String,
+    /// Prefix of every key tierbench writes, so runs can share a server.
+    pub key_prefix: String,
+    /// How long one connection attempt may take.
+    pub connect_timeout: Duration,
+    /// How long one command may wait for its answer.
+    pub response_timeout: Duration,
+    /// How many times a lost connection is re-established before commands fail.
+    pub reconnect_retries: usize,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "tb".into(),
+            connect_timeout: Duration::from_millis(500),
+            response_timeout: Duration::from_secs(1),
+            reconnect_retries: 1,
+        }
+    }
+}
+
+impl fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &redact_url(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("reconnect_retries", &self.reconnect_retries)
+            .finish()
+    }
+}
+
+/// `url` without a password, for logs and results.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Stores `ARGV[1]` (an envelope of version `ARGV[2]`) for `ARGV[3]` ms unless
+/// the stored envelope has a higher version. Returns {1} or {0, stored version}.
+const VERSIONED_SET: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^{"version":(%d+),'))
+  if v and v > tonumber(ARGV[2]) then return {0, v} end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return {1}
+"#;
+
+/// The L1 tier on a Redis server.
+#[derive(Clone)]
+pub struct RedisL1 {
+    conn: ConnectionManager,
+    prefix: String,
+    set_script: redis::Script,
+}
+
+impl fmt::Debug for RedisL1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisL1").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl RedisL1 {
+    /// Connects to the Redis `options` name and checks it answers.
+    ///
+    /// # Errors
+    /// When the URL is malformed or Redis does not answer a PING within the
+    /// connect timeout.
+    pub async fn connect(options: &RedisOptions) -> Result<Self, StoreError> {
+        let client = redis::Client::open(options.url.as_str())?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(Some(options.response_timeout))
+            .set_number_of_retries(options.reconnect_retries)
+            .set_max_delay(options.connect_timeout);
+        let mut conn = client.get_connection_manager_with_config(config).await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(RedisL1 { conn, prefix: options.key_prefix.clone(), set_script: redis::Script::new(VERSIONED_SET) })
+    }
+
+    /// The Redis key of `key`.
+    pub fn key_of(&self, key: &CacheKey) -> String {
+        key.redis_key(&self.prefix)
+    }
+
+    /// The raw stored value under `key` (for tests and inspection).
+    ///
+    /// # Errors
+    /// When Redis fails.
+    pub async fn raw_get(&self, key: &CacheKey) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.clone().get(self.key_of(key)).await?)
+    }
+
+    /// Overwrites the raw value under `key` keeping its expiry (for tests that
+    /// corrupt entries on purpose).
+    ///
+    /// # Errors
+    /// When Redis fails.
+    pub async fn raw_set(&self, key: &CacheKey, value: &str) -> Result<(), StoreError> {
+        let _: () = redis::cmd("SET")
+            .arg(self.key_of(key))
+            .arg(value)
+            .arg("KEEPTTL")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// The remaining lifetime Redis holds for `key`, if it has one.
+    ///
+    /// # Errors
+    /// When Redis fails.
+    pub async fn remaining_ttl(&self, key: &CacheKey) -> Result<Option<Duration>, StoreError> {
+        let ms: i64 = self.conn.clone().pttl(self.key_of(key)).await?;
+        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+    }
+}
+
+impl L1Store for RedisL1 {
+    async fn get(&self, key: &CacheKey) -> Result<Lookup, StoreError> {
+        let raw: Option<String> = self.conn.clone().get(self.key_of(key)).await?;
+        Ok(match raw {
+            None => Lookup::Absent,
+            Some(text) => CacheEntry::from_json(&text).map_or(Lookup::Corrupt, Lookup::Found),
+        })
+    }
+
+    async fn put(&self, key: &CacheKey, entry: &CacheEntry, ttl: Duration) -> Result<WriteOutcome, StoreError> {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let answer: Vec<u64> = self
+            .set_script
+            .key(self.key_of(key))
+            .arg(entry.to_json()?)
+            .arg(entry.version)
+            .arg(ttl_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(match answer.as_slice() {
+            [0, stored] => WriteOutcome::Conflict { stored_version: *stored },
+            _ => WriteOutcome::Written,
+        })
+    }
+
+    async fn delete(&self, key: &CacheKey) -> Result<bool, StoreError> {
+        let n: u64 = self.conn.clone().del(self.key_of(key)).await?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password_in_logs() {
+        assert_eq!(redact_url("redis://:s3cret@host:6379/0"), "redis://***@host:6379/0");
+        assert_eq!(redact_url("redis://127.0.0.1:1"), "redis://127.0.0.1:1");
+        let dbg = format!("{:?}", RedisOptions { url: "rediss://u:pw@h".into(), ..Default::default() });
+        assert!(!dbg.contains("pw"), "{dbg}");
+    }
+}
