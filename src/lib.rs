@@ -28,6 +28,7 @@ pub mod backends;
 pub mod chain;
 pub mod cli;
 pub mod clock;
+pub mod mock;
 pub mod origin;
 pub mod store;
 pub mod stripe;

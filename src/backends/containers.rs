@@ -28,7 +28,8 @@ impl Running {
         for c in self.containers {
             let id = c.id().to_owned();
             if let Err(e) = c.rm().await {
-                first_error.get_or_insert(BackendError::Container { what: "remove", detail: format!("{id}: {e}") });
+                first_error
+                    .get_or_insert(BackendError::Container { what: "remove", detail: format!("{id}: {e}") });
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -48,10 +49,15 @@ impl Running {
     }
 }
 
-/// Whether a Docker API answers a ping within 2 s (DOCKER_HOST or the default socket).
-pub(super) async fn docker_answers() -> bool {
-    let Ok(docker) = Docker::connect_with_defaults() else { return false };
-    matches!(tokio::time::timeout(Duration::from_secs(2), docker.ping()).await, Ok(Ok(_)))
+/// Pings the Docker API (DOCKER_HOST or the default socket) with a 2 s limit.
+pub(super) async fn docker_ping() -> Result<(), BackendError> {
+    let no_docker = |detail: String| BackendError::NoDocker { detail };
+    let docker = Docker::connect_with_defaults().map_err(|e| no_docker(e.to_string()))?;
+    match tokio::time::timeout(Duration::from_secs(2), docker.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(no_docker(e.to_string())),
+        Err(_) => Err(no_docker("the Docker API did not answer a ping within 2 s".into())),
+    }
 }
 
 /// Removes the containers `ids` (for `backends down`).
@@ -60,12 +66,16 @@ pub(super) async fn docker_answers() -> bool {
 /// When no Docker API answers or a container cannot be removed (a container
 /// that is already gone is not an error).
 pub async fn remove(ids: &[String]) -> Result<(), BackendError> {
-    let docker = Docker::connect_with_defaults().map_err(|e| BackendError::NoDocker { detail: e.to_string() })?;
+    let docker =
+        Docker::connect_with_defaults().map_err(|e| BackendError::NoDocker { detail: e.to_string() })?;
     for id in ids {
         let options = RemoveContainerOptionsBuilder::default().force(true).build();
         match docker.remove_container(id, Some(options)).await {
             Ok(()) => {}
-            Err(testcontainers::bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            }) => {}
             Err(e) => return Err(BackendError::Container { what: "remove", detail: format!("{id}: {e}") }),
         }
     }
@@ -82,9 +92,7 @@ fn split_image(image: &str) -> (&str, &str) {
 
 fn start_error(image: &str, e: TestcontainersError) -> BackendError {
     let detail = e.to_string();
-    if detail.contains("docker client") || detail.contains("Socket not found") || detail.contains("onnection refused") {
-        BackendError::NoDocker { detail }
-    } else if detail.contains("pull") || detail.contains("No such image") {
+    if detail.contains("pull") || detail.contains("No such image") {
         BackendError::Image { image: image.to_owned(), detail }
     } else {
         BackendError::Container { what: "start", detail: format!("{image}: {detail}") }
@@ -103,6 +111,7 @@ async fn host_port(c: &ContainerAsync<GenericImage>, port: u16) -> Result<(Strin
 /// Starts Redis and DynamoDB Local containers and waits until both answer; on
 /// any failure removes whatever it started.
 pub(super) async fn start(config: &BackendConfig) -> Result<Backends, BackendError> {
+    docker_ping().await?;
     let (redis_name, redis_tag) = split_image(&config.redis_image);
     let redis = GenericImage::new(redis_name, redis_tag)
         .with_exposed_port(6379.tcp())
@@ -149,7 +158,11 @@ pub(super) async fn start(config: &BackendConfig) -> Result<Backends, BackendErr
     }
     .await;
     match result {
-        Ok(endpoints) => Ok(Backends { kind: BackendKind::Containers, endpoints, running: Provisioned::Containers(running) }),
+        Ok(endpoints) => Ok(Backends {
+            kind: BackendKind::Containers,
+            endpoints,
+            running: Provisioned::Containers(running),
+        }),
         Err(e) => {
             let _ = running.stop().await;
             Err(e)

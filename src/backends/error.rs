@@ -64,7 +64,9 @@ pub enum BackendError {
         detail: String,
     },
     /// An external endpoint was not usable.
-    #[error("{what} at {endpoint} is unreachable: {detail}. Check the address, or use --backend local/containers")]
+    #[error(
+        "{what} at {endpoint} is unreachable: {detail}. Check the address, or use --backend local/containers"
+    )]
     Unreachable {
         /// Which server.
         what: &'static str,

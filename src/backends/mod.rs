@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 pub use self::error::BackendError;
+pub use self::local::{find_dynamodb_jar, find_redis};
 use crate::store::redis::redact_url;
 use crate::store::{DynamoOptions, RedisOptions};
 
@@ -179,6 +180,14 @@ impl Backends {
         }
     }
 
+    /// The ids of the local processes started (empty for other kinds).
+    pub fn process_ids(&self) -> Vec<u32> {
+        match &self.running {
+            Running::Local(l) => l.pids(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Leaves the servers running and returns what `backends down` needs to stop them.
     pub fn detach(self) -> state::Detached {
         let (pids, container_ids) = match self.running {
@@ -213,7 +222,7 @@ async fn auto(config: &BackendConfig, lifetime: Lifetime) -> Result<Backends, Ba
     if config.redis_url.is_some() || config.dynamodb_endpoint.is_some() || config.aws {
         return external::connect(config).await;
     }
-    let docker = containers::docker_answers().await;
+    let docker = containers::docker_ping().await.is_ok();
     if docker {
         match containers::start(config).await {
             Ok(b) => return Ok(b),
@@ -222,9 +231,9 @@ async fn auto(config: &BackendConfig, lifetime: Lifetime) -> Result<Backends, Ba
     }
     match local::start(config, lifetime).await {
         Ok(b) => Ok(b),
-        Err(e @ BackendError::Missing { .. }) if !docker => Err(BackendError::NothingAvailable {
-            local: e.to_string(),
-        }),
+        Err(e @ BackendError::Missing { .. }) if !docker => {
+            Err(BackendError::NothingAvailable { local: e.to_string() })
+        }
         Err(e) => Err(e),
     }
 }

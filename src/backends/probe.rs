@@ -46,7 +46,13 @@ pub async fn dynamodb_once(endpoint: Option<&str>, region: &str, limit: Duration
 
 /// Asks `check` until it succeeds or `waited` has passed, checking between
 /// attempts that the server has not died (`alive`).
-async fn wait<F, Fut, A>(what: &'static str, endpoint: &str, waited: Duration, mut check: F, mut alive: A) -> Result<(), BackendError>
+async fn wait<F, Fut, A>(
+    what: &'static str,
+    endpoint: &str,
+    waited: Duration,
+    mut check: F,
+    mut alive: A,
+) -> Result<(), BackendError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,

@@ -56,8 +56,13 @@ pub fn load(cache_dir: &Path) -> Result<Option<Detached>, BackendError> {
     }
 }
 
-/// Whether process `pid` exists.
+/// Whether process `pid` exists and has not exited (a zombie waiting for a
+/// parent that does not reap it counts as exited).
 pub fn pid_alive(pid: u32) -> bool {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        return !matches!(state, Some('Z' | 'X') | None);
+    }
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }

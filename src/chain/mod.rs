@@ -16,7 +16,7 @@ pub use self::policy::{Tier, TtlPolicy};
 pub use self::stats::{ChainCounters, ChainStats};
 use crate::clock::{SharedClock, Timestamp};
 use crate::origin::{Origin, OriginError};
-use crate::store::{L1Store, L2Store, Lookup, StoreError, WriteOutcome};
+use crate::store::{L1Store, L2Store, Lookup, SameVersion, StoreError, WriteOutcome};
 use crate::stripe::{CacheKey, ObjectKind};
 
 /// The layer that served a read.
@@ -113,13 +113,16 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
             return Ok(Served { layer: Layer::L1, entry });
         }
         ChainStats::bump(&self.stats.l1_misses);
-        if let Some(entry) = self.read_l2(key).await {
-            ChainStats::bump(&self.stats.l2_hits);
-            self.promote(key, &entry).await;
-            return Ok(Served { layer: Layer::L2, entry });
-        }
+        let same_version = match self.read_l2(key).await {
+            Ok(entry) => {
+                ChainStats::bump(&self.stats.l2_hits);
+                self.promote(key, &entry).await;
+                return Ok(Served { layer: Layer::L2, entry });
+            }
+            Err(same_version) => same_version,
+        };
         ChainStats::bump(&self.stats.l2_misses);
-        let entry = self.fetch_and_fill(key).await?;
+        let entry = self.fetch_and_fill(key, same_version).await?;
         Ok(Served { layer: Layer::Origin, entry })
     }
 
@@ -147,30 +150,30 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
         }
     }
 
-    async fn read_l2(&self, key: &CacheKey) -> Option<CacheEntry> {
+    /// The live, intact L2 entry, or why there is none.
+    async fn read_l2(&self, key: &CacheKey) -> Result<CacheEntry, SameVersion> {
         let lookup = match self.l2.get(key).await {
             Ok(l) => l,
             Err(e) => {
                 ChainStats::bump(&self.stats.l2_errors);
                 warn!(pk = %key.pk(), sk = %key.sk(), error = %e, "L2 read failed; falling through");
-                return None;
+                return Err(SameVersion::KeepIfIntact);
             }
         };
         match lookup {
             Lookup::Found(e) if e.checksum_ok() => {
                 if e.is_live(self.clock.now()) {
-                    Some(e)
+                    Ok(e)
                 } else {
                     ChainStats::bump(&self.stats.l2_expired);
-                    None
+                    Err(SameVersion::KeepIfIntact)
                 }
             }
-            Lookup::Absent => None,
-            // The fill that follows replaces it: L2 writes overwrite an entry of
-            // the same version whose checksum differs.
+            Lookup::Absent => Err(SameVersion::KeepIfIntact),
+            // The fill that follows replaces it, even with the same version.
             Lookup::Found(_) | Lookup::Corrupt => {
                 ChainStats::bump(&self.stats.l2_checksum_failures);
-                None
+                Err(SameVersion::Replace)
             }
         }
     }
@@ -189,7 +192,11 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
         }
     }
 
-    async fn fetch_and_fill(&self, key: &CacheKey) -> Result<CacheEntry, ChainError> {
+    async fn fetch_and_fill(
+        &self,
+        key: &CacheKey,
+        same_version: SameVersion,
+    ) -> Result<CacheEntry, ChainError> {
         let object = match self.origin.fetch(key).await {
             Ok(o) => o,
             Err(e) => {
@@ -211,7 +218,8 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
             data: object.data,
         };
         let l1_entry = CacheEntry { expires_at: now.plus(l1_ttl), ..l2_entry.clone() };
-        let (r1, r2) = tokio::join!(self.l1.put(key, &l1_entry, l1_ttl), self.l2.put(key, &l2_entry, now));
+        let (r1, r2) =
+            tokio::join!(self.l1.put(key, &l1_entry, l1_ttl), self.l2.put(key, &l2_entry, now, same_version));
         let s = &self.stats;
         match r1 {
             Ok(WriteOutcome::Written | WriteOutcome::Current) => ChainStats::bump(&s.l1_fills),
@@ -245,10 +253,15 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
     ///
     /// # Errors
     /// When the index query or an invalidation fails.
-    pub async fn invalidate_kind_before(&self, kind: ObjectKind, before: Timestamp) -> Result<usize, ChainError> {
+    pub async fn invalidate_kind_before(
+        &self,
+        kind: ObjectKind,
+        before: Timestamp,
+    ) -> Result<usize, ChainError> {
         let keys = self.l2.keys_updated_before(kind, before, self.clock.now()).await?;
         let count = keys.len();
-        let mut results = stream::iter(keys.iter().map(|k| self.invalidate(k))).buffer_unordered(BULK_CONCURRENCY);
+        let mut results =
+            stream::iter(keys.iter().map(|k| self.invalidate(k))).buffer_unordered(BULK_CONCURRENCY);
         while let Some(r) = results.next().await {
             r?;
         }

@@ -92,7 +92,12 @@ impl TtlPolicy {
 
     /// The L1 TTL of an L2 entry promoted at `now`: the rest of its L2 lifetime,
     /// capped by the L1 TTL. `None` when the L2 entry has expired.
-    pub fn promote_ttl(&self, kind: ObjectKind, l2_expires_at: Timestamp, now: Timestamp) -> Option<Duration> {
+    pub fn promote_ttl(
+        &self,
+        kind: ObjectKind,
+        l2_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<Duration> {
         let remaining = l2_expires_at.since(now);
         (!remaining.is_zero()).then(|| remaining.min(self.ttl(Tier::L1, kind)))
     }
@@ -140,9 +145,8 @@ mod tests {
         let p = TtlPolicy { jitter: 0.2, jitter_seed: 42, ..TtlPolicy::default() };
         let now = Timestamp::from_millis(5);
         let full = p.ttl(Tier::L1, ObjectKind::Customer);
-        let ttls: Vec<_> = (0..200)
-            .map(|i| p.fill_ttl(Tier::L1, ObjectKind::Customer, &format!("cus_{i}"), now))
-            .collect();
+        let ttls: Vec<_> =
+            (0..200).map(|i| p.fill_ttl(Tier::L1, ObjectKind::Customer, &format!("cus_{i}"), now)).collect();
         assert!(ttls.iter().all(|t| *t <= full && *t >= full.mul_f64(0.8)));
         assert!(ttls.iter().any(|t| *t < full.mul_f64(0.95)), "jitter had no effect");
         assert_eq!(ttls[7], p.fill_ttl(Tier::L1, ObjectKind::Customer, "cus_7", now));

@@ -3,9 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::bail;
-
-use super::{BackendsCommand, EXIT_INFRA, StateArgs};
+use super::{BackendsCommand, EXIT_INFRA, Interrupted, StateArgs, UsageError};
 use crate::backends::probe::{dynamodb_once, redis_once};
 use crate::backends::{Endpoints, Lifetime, default_cache_dir, provision, state};
 
@@ -26,14 +24,15 @@ pub(super) async fn run(cmd: BackendsCommand) -> anyhow::Result<ExitCode> {
             if let Some(existing) = state::load(&config.cache_dir)?
                 && existing.pids.iter().any(|&p| state::pid_alive(p))
             {
-                bail!(
+                return Err(UsageError(format!(
                     "backends are already up ({}); run `tierbench backends down` first",
                     existing.endpoints.describe()
-                );
+                ))
+                .into());
             }
             let started = tokio::select! {
                 biased;
-                _ = tokio::signal::ctrl_c() => bail!("interrupted; nothing was left running"),
+                _ = tokio::signal::ctrl_c() => return Err(Interrupted("nothing was left running").into()),
                 b = provision(args.backend, &config, Lifetime::Detached) => b?,
             };
             let detached = started.detach();

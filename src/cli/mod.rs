@@ -1,6 +1,7 @@
 //! Command-line definitions: turns flags into library calls, holds no logic of its own.
 
 mod backends_cmd;
+mod mock_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: backend or infrastructure failure.
 pub const EXIT_INFRA: u8 = 3;
+/// Exit code: stopped by Ctrl-C (SIGINT), after cleaning up.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// tierbench: what hit rates, p99 latency, staleness, Stripe-call rate and AWS
 /// cost a cache (Redis -> DynamoDB -> Stripe) gives for your traffic and TTL policy.
@@ -68,13 +71,7 @@ pub struct PathsArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// Arguments of `mock-stripe`.
-#[derive(Debug, Args)]
-pub struct MockArgs {
-    /// Port to listen on (stripe-mock's is 12111).
-    #[arg(long, default_value_t = 12111)]
-    pub port: u16,
-}
+pub use mock_cmd::MockArgs;
 
 /// `backends` subcommands.
 #[derive(Debug, Subcommand)]
@@ -156,6 +153,16 @@ pub struct NotBuilt {
     pub issue: u32,
 }
 
+/// A request that cannot be carried out as given (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The run was stopped by Ctrl-C; what was started has been stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted; {0}")]
+pub struct Interrupted(pub &'static str);
+
 /// Runs the parsed command.
 ///
 /// # Errors
@@ -169,16 +176,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(_) => not_built("plan", "capacity planning over the simulator", 6),
         Command::Check(_) => not_built("check", "thresholds and baseline regression checks", 7),
         Command::Compare(_) => not_built("compare", "side-by-side result comparison", 7),
-        Command::MockStripe(_) => not_built("mock-stripe", "the stateful mock Stripe server", 3),
+        Command::MockStripe(args) => mock_cmd::run(args).await,
         Command::Backends(cmd) => backends_cmd::run(cmd).await,
     }
 }
 
 /// The exit code for an error (DESIGN.md, decision 7): 2 for usage errors and
-/// capabilities not built yet, 3 for backend failures.
+/// capabilities not built yet, 3 for backend failures, 130 after Ctrl-C.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<NotBuilt>().is_some() {
+    if error.downcast_ref::<NotBuilt>().is_some() || error.downcast_ref::<UsageError>().is_some() {
         return EXIT_USAGE;
+    }
+    if error.downcast_ref::<Interrupted>().is_some() {
+        return EXIT_INTERRUPTED;
     }
     match error.downcast_ref::<BackendError>() {
         Some(e) if e.is_usage() => EXIT_USAGE,

@@ -115,7 +115,8 @@ impl Origin for StripeHttp {
         if let Some(account) = &key.account {
             req = req.header("Stripe-Account", account);
         }
-        let transport = |e: reqwest::Error| OriginError::Transport { url: url.clone(), message: e.to_string() };
+        let transport =
+            |e: reqwest::Error| OriginError::Transport { url: url.clone(), message: e.to_string() };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -128,9 +129,7 @@ impl Origin for StripeHttp {
             return Ok(OriginObject { data: body, version: object_version, api_version });
         }
         let error: Option<serde_json::Value> = serde_json::from_str(&body).ok();
-        let field = |name: &str| {
-            error.as_ref().and_then(|e| e["error"][name].as_str()).map(str::to_owned)
-        };
+        let field = |name: &str| error.as_ref().and_then(|e| e["error"][name].as_str()).map(str::to_owned);
         let message = field("message").unwrap_or_else(|| body.chars().take(200).collect());
         Err(match status.as_u16() {
             404 => OriginError::NotFound(message),
@@ -154,7 +153,10 @@ mod tests {
     fn each_kind_maps_to_its_endpoint() {
         let p = |k| request_path(&CacheKey::new(k, "x_1"));
         assert_eq!(p(ObjectKind::Customer).0, "/v1/customers/x_1");
-        assert_eq!(p(ObjectKind::Subscriptions), ("/v1/subscriptions".into(), vec![("customer", "x_1".into())]));
+        assert_eq!(
+            p(ObjectKind::Subscriptions),
+            ("/v1/subscriptions".into(), vec![("customer", "x_1".into())])
+        );
         assert_eq!(p(ObjectKind::PaymentMethods).0, "/v1/customers/x_1/payment_methods");
         assert_eq!(p(ObjectKind::Invoice).0, "/v1/invoices/x_1");
         let k = CacheKey::new(ObjectKind::Invoice, "in_1").with_expand(["customer"]);

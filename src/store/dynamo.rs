@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{L2Store, Lookup, StoreError, WriteOutcome};
+use super::{L2Store, Lookup, SameVersion, StoreError, WriteOutcome};
 use crate::chain::CacheEntry;
 use crate::clock::Timestamp;
 use crate::stripe::{CacheKey, ObjectKind};
@@ -80,9 +80,13 @@ pub async fn client(options: &DynamoOptions) -> Client {
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)));
     if let Some(url) = &options.endpoint_url {
-        loader = loader
-            .endpoint_url(url)
-            .credentials_provider(Credentials::new("tierbench", "tierbench", None, None, "tierbench-local"));
+        loader = loader.endpoint_url(url).credentials_provider(Credentials::new(
+            "tierbench",
+            "tierbench",
+            None,
+            None,
+            "tierbench-local",
+        ));
     }
     Client::new(&loader.load().await)
 }
@@ -170,7 +174,12 @@ impl DynamoL2 {
     ///
     /// # Errors
     /// When DynamoDB fails.
-    pub async fn raw_set_attribute(&self, key: &CacheKey, name: &str, value: AttributeValue) -> Result<(), StoreError> {
+    pub async fn raw_set_attribute(
+        &self,
+        key: &CacheKey,
+        name: &str,
+        value: AttributeValue,
+    ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -250,21 +259,34 @@ impl L2Store for DynamoL2 {
         })
     }
 
-    async fn put(&self, key: &CacheKey, entry: &CacheEntry, now: Timestamp) -> Result<WriteOutcome, StoreError> {
-        let result = self
+    async fn put(
+        &self,
+        key: &CacheKey,
+        entry: &CacheEntry,
+        now: Timestamp,
+        same: SameVersion,
+    ) -> Result<WriteOutcome, StoreError> {
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(key, entry)))
-            .condition_expression(
-                "attribute_not_exists(#v) OR #v < :v OR (#v = :v AND (#e <= :now OR #c <> :c))",
-            )
             .expression_attribute_names("#v", "version")
-            .expression_attribute_names("#e", "expiresAt")
-            .expression_attribute_names("#c", "checksum")
-            .expression_attribute_values(":v", n(entry.version))
-            .expression_attribute_values(":now", n(now.as_millis()))
-            .expression_attribute_values(":c", s(entry.checksum.clone()))
+            .expression_attribute_values(":v", n(entry.version));
+        let request = match same {
+            SameVersion::KeepIfIntact => request
+                .condition_expression(
+                    "attribute_not_exists(#v) OR #v < :v OR (#v = :v AND (#e <= :now OR #c <> :c))",
+                )
+                .expression_attribute_names("#e", "expiresAt")
+                .expression_attribute_names("#c", "checksum")
+                .expression_attribute_values(":now", n(now.as_millis()))
+                .expression_attribute_values(":c", s(entry.checksum.clone())),
+            // The reader saw damage the stored checksum may not show (the data
+            // was changed, the checksum not): replace the same version too.
+            SameVersion::Replace => request.condition_expression("attribute_not_exists(#v) OR #v <= :v"),
+        };
+        let result = request
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -303,7 +325,12 @@ impl L2Store for DynamoL2 {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
                 Ok(false)
             }
             Err(e) => Err(dynamo_err("UpdateItem", e)),

@@ -40,6 +40,15 @@ pub enum WriteOutcome {
     },
 }
 
+/// How an L2 write treats an entry of the same version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameVersion {
+    /// Keep it when it is live and its checksum matches (a normal fill).
+    KeepIfIntact,
+    /// Replace it: the reader found it corrupt, whatever its stored checksum says.
+    Replace,
+}
+
 /// A failure of a tier's server or client.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -91,16 +100,18 @@ pub trait L2Store: Send + Sync {
     fn get(&self, key: &CacheKey) -> impl Future<Output = Result<Lookup, StoreError>> + Send;
 
     /// Stores `entry` under `key` unless the tier holds a newer version, or the
-    /// same version live and intact.
+    /// same version and `same` says to keep it.
     fn put(
         &self,
         key: &CacheKey,
         entry: &CacheEntry,
         now: Timestamp,
+        same: SameVersion,
     ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
 
     /// Expires the entry under `key` at `now`; whether there was one.
-    fn expire(&self, key: &CacheKey, now: Timestamp) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn expire(&self, key: &CacheKey, now: Timestamp)
+    -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The keys of every live entry of `kind` last updated before `before`
     /// (through the `gsi1` index, every page).

@@ -102,7 +102,11 @@ impl RedisL1 {
             .set_max_delay(options.connect_timeout);
         let mut conn = client.get_connection_manager_with_config(config).await?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await?;
-        Ok(RedisL1 { conn, prefix: options.key_prefix.clone(), set_script: redis::Script::new(VERSIONED_SET) })
+        Ok(RedisL1 {
+            conn,
+            prefix: options.key_prefix.clone(),
+            set_script: redis::Script::new(VERSIONED_SET),
+        })
     }
 
     /// The Redis key of `key`.
@@ -152,7 +156,12 @@ impl L1Store for RedisL1 {
         })
     }
 
-    async fn put(&self, key: &CacheKey, entry: &CacheEntry, ttl: Duration) -> Result<WriteOutcome, StoreError> {
+    async fn put(
+        &self,
+        key: &CacheKey,
+        entry: &CacheEntry,
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let answer: Vec<u64> = self
             .set_script

@@ -152,10 +152,7 @@ mod tests {
         assert_eq!(k.pk(), "CUSTOMER#cus_123");
         assert_eq!(k.sk(), "METADATA#latest");
         assert_eq!(CacheKey::new(ObjectKind::Subscriptions, "cus_1").sk(), "SUBSCRIPTIONS#latest");
-        assert_eq!(
-            CacheKey::new(ObjectKind::PaymentMethods, "cus_1").sk(),
-            "PAYMENT_METHODS#latest"
-        );
+        assert_eq!(CacheKey::new(ObjectKind::PaymentMethods, "cus_1").sk(), "PAYMENT_METHODS#latest");
         assert_eq!(k.redis_key("tb"), "tb:platform:customer:cus_123");
     }
 

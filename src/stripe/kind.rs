@@ -22,12 +22,8 @@ pub enum ObjectKind {
 
 impl ObjectKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ObjectKind; 4] = [
-        ObjectKind::Customer,
-        ObjectKind::Subscriptions,
-        ObjectKind::PaymentMethods,
-        ObjectKind::Invoice,
-    ];
+    pub const ALL: [ObjectKind; 4] =
+        [ObjectKind::Customer, ObjectKind::Subscriptions, ObjectKind::PaymentMethods, ObjectKind::Invoice];
 
     /// The snake_case name used in scenario files, Redis keys and `gsi1pk`.
     pub const fn name(self) -> &'static str {
@@ -42,9 +38,7 @@ impl ObjectKind {
     /// The entity the DynamoDB partition key names (`CUSTOMER#cus_123`).
     pub const fn pk_entity(self) -> &'static str {
         match self {
-            ObjectKind::Customer | ObjectKind::Subscriptions | ObjectKind::PaymentMethods => {
-                "CUSTOMER"
-            }
+            ObjectKind::Customer | ObjectKind::Subscriptions | ObjectKind::PaymentMethods => "CUSTOMER",
             ObjectKind::Invoice => "INVOICE",
         }
     }
@@ -65,9 +59,7 @@ impl ObjectKind {
 
     /// The kind an item's `pk` entity and `sk` section denote, if any.
     pub fn from_key_parts(entity: &str, section: &str) -> Option<ObjectKind> {
-        ObjectKind::ALL
-            .into_iter()
-            .find(|k| k.pk_entity() == entity && k.sk_section() == section)
+        ObjectKind::ALL.into_iter().find(|k| k.pk_entity() == entity && k.sk_section() == section)
     }
 }
 

@@ -1,8 +1,12 @@
 //! The Stripe domain shared by the mock and the chain: the kinds of object a cache
-//! holds, and the cache key of each, scoped by connected account.
+//! holds, and the cache key of each, scoped by connected account; object shapes,
+//! events and the cache keys they invalidate, webhook signing and verifying.
 
+pub mod events;
 mod key;
 mod kind;
+pub mod objects;
+pub mod webhook;
 
 pub use key::{CacheKey, KeyParseError};
 pub use kind::{KindParseError, ObjectKind};
