@@ -5,6 +5,7 @@
 mod entry;
 pub mod policy;
 mod stats;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use tracing::warn;
 pub use self::entry::{CacheEntry, checksum};
 pub use self::policy::{Tier, TtlPolicy};
 pub use self::stats::{ChainCounters, ChainStats};
+pub use self::webhook::{Applied, WebhookError, WebhookHandler};
 use crate::clock::{SharedClock, Timestamp};
 use crate::origin::{Origin, OriginError};
 use crate::store::{L1Store, L2Store, Lookup, SameVersion, StoreError, WriteOutcome};
@@ -260,8 +262,11 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
     ) -> Result<usize, ChainError> {
         let keys = self.l2.keys_updated_before(kind, before, self.clock.now()).await?;
         let count = keys.len();
+        // Index-based, so the stream's closure borrows no key per item and the
+        // future stays Send for any caller (an HTTP handler, say).
+        let keys = &keys;
         let mut results =
-            stream::iter(keys.iter().map(|k| self.invalidate(k))).buffer_unordered(BULK_CONCURRENCY);
+            stream::iter(0..count).map(|i| self.invalidate(&keys[i])).buffer_unordered(BULK_CONCURRENCY);
         while let Some(r) = results.next().await {
             r?;
         }

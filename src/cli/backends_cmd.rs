@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::{BackendsCommand, EXIT_INFRA, Interrupted, StateArgs, UsageError};
 use crate::backends::probe::{dynamodb_once, redis_once};
-use crate::backends::{Endpoints, Lifetime, default_cache_dir, provision, state};
+use crate::backends::{BackendKind, Endpoints, Lifetime, default_cache_dir, provision, state};
+use crate::store::DynamoL2;
 
 fn print_endpoints(e: &Endpoints) {
     println!("redis:    {}", crate::store::redis::redact_url(&e.redis_url));
@@ -35,11 +36,23 @@ pub(super) async fn run(cmd: BackendsCommand) -> anyhow::Result<ExitCode> {
                 _ = tokio::signal::ctrl_c() => return Err(Interrupted("nothing was left running").into()),
                 b = provision(args.backend, &config, Lifetime::Detached) => b?,
             };
+            // The seed's cache table, so the servers are ready for the chain and
+            // can be inspected with any DynamoDB client.
+            let dynamo = started.endpoints.dynamo_options();
+            let table = match started.kind {
+                BackendKind::External => None,
+                _ => Some(DynamoL2::connect(&dynamo).await.map(|_| dynamo.table.name)),
+            };
             let detached = started.detach();
             state::save(&config.cache_dir, &detached)?;
             println!("backend:  {:?}", detached.kind);
             print_endpoints(&detached.endpoints);
             println!("state:    {}", state::path(&config.cache_dir).display());
+            match table {
+                Some(Ok(name)) => println!("table:    {name} (pk/sk, gsi1, TTL on ttl)"),
+                Some(Err(e)) => eprintln!("warning: could not create the cache table: {e}"),
+                None => {}
+            }
             println!("stop with: tierbench backends down");
             Ok(ExitCode::SUCCESS)
         }

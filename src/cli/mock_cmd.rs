@@ -175,7 +175,7 @@ pub struct MockFlags {
     #[arg(long, default_value_t = 86_400, help_heading = "Idempotency")]
     pub idempotency_retention_s: u64,
     /// At most this many idempotency keys are kept (oldest dropped).
-    #[arg(long, default_value_t = 100_000, help_heading = "Idempotency")]
+    #[arg(long, default_value_t = 10_000, help_heading = "Idempotency")]
     pub idempotency_max_keys: usize,
 }
 

@@ -2,6 +2,7 @@
 
 mod backends_cmd;
 mod mock_cmd;
+mod run_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,12 @@ pub enum Command {
 pub struct ScenarioArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
+    /// Run this policy of the scenario (`run` only; by default the first).
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Where results go: `<results>/<scenario>/<run-id>/`.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
     /// Where services come from.
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -170,8 +177,8 @@ pub struct Interrupted(pub &'static str);
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let not_built = |command, missing, issue| Err(NotBuilt { command, missing, issue }.into());
     match cli.command {
-        Command::Run(_) => not_built("run", "the live load harness (scenarios, workload, driver)", 4),
-        Command::Sweep(_) => not_built("sweep", "policy sweeps over the live harness", 4),
+        Command::Run(args) => run_cmd::run(args, false).await,
+        Command::Sweep(args) => run_cmd::run(args, true).await,
         Command::Sim(_) => not_built("sim", "the virtual-time simulator", 6),
         Command::Plan(_) => not_built("plan", "capacity planning over the simulator", 6),
         Command::Check(_) => not_built("check", "thresholds and baseline regression checks", 7),
@@ -192,6 +199,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     }
     match error.downcast_ref::<BackendError>() {
         Some(e) if e.is_usage() => EXIT_USAGE,
+        // Backend, harness and I/O failures alike.
         _ => EXIT_INFRA,
     }
 }

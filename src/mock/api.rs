@@ -234,7 +234,8 @@ async fn pipeline(
     let params = Params::parse(parts.uri.query(), &body);
     if route.endpoint.is_write() {
         let request = format!("{} {}", parts.method, path);
-        return write(shared, ctx, account, route, &request, &params, latency).await;
+        // Boxed: keeps the (hot) read path's future small.
+        return Box::pin(write(shared, ctx, account, route, &request, &params, latency)).await;
     }
     shared.sleep(latency).await;
     match answer(&shared.read(), account, route, &params) {

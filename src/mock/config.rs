@@ -34,7 +34,8 @@ pub struct MockConfig {
     /// prunes keys after at least 24 h).
     pub idempotency_retention: Duration,
     /// At most this many idempotency keys are kept (oldest dropped first), so a
-    /// long load run stays flat in memory. By default 100,000.
+    /// long load run stays flat in memory (each keeps its answer, ~1-5 KB). By
+    /// default 10,000.
     pub idempotency_max_keys: usize,
     /// The clock for object times, rate-limit buckets, fault windows and
     /// truth. By default the system clock; tests pass a `ManualClock`.
@@ -68,7 +69,7 @@ impl Default for MockConfig {
             mutations: MutationConfig::default(),
             webhooks: WebhookConfig::default(),
             idempotency_retention: Duration::from_secs(24 * 3_600),
-            idempotency_max_keys: 100_000,
+            idempotency_max_keys: 10_000,
             clock: SystemClock::shared(),
         }
     }

@@ -34,7 +34,7 @@ mod limits;
 mod params;
 mod population;
 mod reads;
-mod rng;
+use crate::rng;
 mod server;
 mod state;
 mod truth;

@@ -106,7 +106,9 @@ impl Params {
 
     /// Only the `expand[]` parameters (for answering a write with the object it changed).
     pub fn expand_only(&self) -> Params {
-        Params { pairs: self.pairs.iter().filter(|(k, _)| k == "expand[]" || k == "expand").cloned().collect() }
+        Params {
+            pairs: self.pairs.iter().filter(|(k, _)| k == "expand[]" || k == "expand").cloned().collect(),
+        }
     }
 
     /// The paging of a list request.

@@ -105,47 +105,42 @@ fn update_customer(
         ));
     }
     let account_id = acc.id.clone();
-    let edited = edit(
-        &mut c.obj,
-        v,
-        now,
-        |v| {
-            let mut prev = Map::new();
-            for field in ["description", "email", "name", "phone"] {
-                if let Some(new) = params.get(field) {
-                    let new = if new.is_empty() { Value::Null } else { Value::String(new.to_owned()) };
-                    if v[field] != new {
-                        prev.insert(field.into(), std::mem::replace(&mut v[field], new));
-                    }
+    let edited = edit(&mut c.obj, v, now, |v| {
+        let mut prev = Map::new();
+        for field in ["description", "email", "name", "phone"] {
+            if let Some(new) = params.get(field) {
+                let new = if new.is_empty() { Value::Null } else { Value::String(new.to_owned()) };
+                if v[field] != new {
+                    prev.insert(field.into(), std::mem::replace(&mut v[field], new));
                 }
             }
-            let mut meta_prev = Map::new();
-            for (k, new) in params.hash("metadata") {
-                let old = v["metadata"].get(k).cloned().unwrap_or(Value::Null);
-                let meta = v["metadata"].as_object_mut()?;
-                if new.is_empty() {
-                    meta.remove(k);
-                } else {
-                    meta.insert(k.to_owned(), Value::String(new.to_owned()));
-                }
-                if old != v["metadata"].get(k).cloned().unwrap_or(Value::Null) {
-                    meta_prev.insert(k.to_owned(), old);
-                }
+        }
+        let mut meta_prev = Map::new();
+        for (k, new) in params.hash("metadata") {
+            let old = v["metadata"].get(k).cloned().unwrap_or(Value::Null);
+            let meta = v["metadata"].as_object_mut()?;
+            if new.is_empty() {
+                meta.remove(k);
+            } else {
+                meta.insert(k.to_owned(), Value::String(new.to_owned()));
             }
-            if !meta_prev.is_empty() {
-                prev.insert("metadata".into(), Value::Object(meta_prev));
+            if old != v["metadata"].get(k).cloned().unwrap_or(Value::Null) {
+                meta_prev.insert(k.to_owned(), old);
             }
-            if let Some((_, pm)) = settings.first() {
-                let new = if pm.is_empty() { Value::Null } else { Value::String((*pm).to_owned()) };
-                let slot = &mut v["invoice_settings"]["default_payment_method"];
-                if *slot != new {
-                    let old = std::mem::replace(slot, new);
-                    prev.insert("invoice_settings".into(), json!({"default_payment_method": old}));
-                }
+        }
+        if !meta_prev.is_empty() {
+            prev.insert("metadata".into(), Value::Object(meta_prev));
+        }
+        if let Some((_, pm)) = settings.first() {
+            let new = if pm.is_empty() { Value::Null } else { Value::String((*pm).to_owned()) };
+            let slot = &mut v["invoice_settings"]["default_payment_method"];
+            if *slot != new {
+                let old = std::mem::replace(slot, new);
+                prev.insert("invoice_settings".into(), json!({"default_payment_method": old}));
             }
-            (!prev.is_empty()).then_some(Value::Object(prev))
-        },
-    );
+        }
+        (!prev.is_empty()).then_some(Value::Object(prev))
+    });
     Ok(match edited {
         Some((object, previous)) => {
             vec![Change {
@@ -199,15 +194,10 @@ fn attach(
         .payment_methods
         .get_mut(pm_id)
         .ok_or_else(|| ApiError::missing("PaymentMethod", pm_id, "payment_method"))?;
-    let (object, _) = edit(
-        &mut pm.obj,
-        v,
-        now,
-        |val| {
-            val["customer"] = Value::String(cus.to_owned());
-            Some(Value::Null)
-        },
-    )
+    let (object, _) = edit(&mut pm.obj, v, now, |val| {
+        val["customer"] = Value::String(cus.to_owned());
+        Some(Value::Null)
+    })
     .ok_or_else(|| ApiError::server(axum::http::StatusCode::INTERNAL_SERVER_ERROR))?;
     pm.customer = Some(cus.to_owned());
     acc.unattached.retain(|p| p != pm_id);
@@ -245,15 +235,10 @@ fn detach(state: &mut State, account: usize, pm_id: &str, now: Timestamp) -> Res
         .payment_methods
         .get_mut(pm_id)
         .ok_or_else(|| ApiError::missing("PaymentMethod", pm_id, "payment_method"))?;
-    let (object, previous) = edit(
-        &mut pm.obj,
-        v,
-        now,
-        |val| {
-            let old = std::mem::replace(&mut val["customer"], Value::Null);
-            Some(json!({"customer": old}))
-        },
-    )
+    let (object, previous) = edit(&mut pm.obj, v, now, |val| {
+        let old = std::mem::replace(&mut val["customer"], Value::Null);
+        Some(json!({"customer": old}))
+    })
     .ok_or_else(|| ApiError::server(axum::http::StatusCode::INTERNAL_SERVER_ERROR))?;
     pm.customer = None;
     acc.unattached.insert(0, pm_id.to_owned());
@@ -267,16 +252,11 @@ fn detach(state: &mut State, account: usize, pm_id: &str, now: Timestamp) -> Res
         c.payment_methods.retain(|p| p != pm_id);
         c.payment_methods_track.bump(v, now);
         // Stripe clears a detached default payment method from the customer.
-        let cleared = edit(
-            &mut c.obj,
-            v,
-            now,
-            |val| {
-                let slot = &mut val["invoice_settings"]["default_payment_method"];
-                (slot.as_str() == Some(pm_id))
-                    .then(|| json!({"invoice_settings": {"default_payment_method": std::mem::take(slot)}}))
-            },
-        );
+        let cleared = edit(&mut c.obj, v, now, |val| {
+            let slot = &mut val["invoice_settings"]["default_payment_method"];
+            (slot.as_str() == Some(pm_id))
+                .then(|| json!({"invoice_settings": {"default_payment_method": std::mem::take(slot)}}))
+        });
         if let Some((object, previous)) = cleared {
             changes.push(Change {
                 account: account_id,
@@ -355,22 +335,17 @@ pub(crate) fn mutate(
         ObjectKind::Invoice => {
             let i = acc.invoices.get_mut(&id).ok_or_else(missing)?;
             let mut paid = false;
-            let e = edit(
-                &mut i.obj,
-                v,
-                now,
-                |val| {
-                    if val["status"] == "open" {
-                        paid = true;
-                        let amount = val["amount_due"].clone();
-                        val["status"] = "paid".into();
-                        val["amount_paid"] = amount.clone();
-                        val["amount_remaining"] = 0.into();
-                        return Some(json!({"status": "open", "amount_paid": 0, "amount_remaining": amount}));
-                    }
-                    Some(bump_metadata(val, v))
-                },
-            )
+            let e = edit(&mut i.obj, v, now, |val| {
+                if val["status"] == "open" {
+                    paid = true;
+                    let amount = val["amount_due"].clone();
+                    val["status"] = "paid".into();
+                    val["amount_paid"] = amount.clone();
+                    val["amount_remaining"] = 0.into();
+                    return Some(json!({"status": "open", "amount_paid": 0, "amount_remaining": amount}));
+                }
+                Some(bump_metadata(val, v))
+            })
             .ok_or_else(missing)?;
             Ok(vec![change(if paid { types::INVOICE_PAID } else { types::INVOICE_UPDATED }, e)])
         }
@@ -379,19 +354,14 @@ pub(crate) fn mutate(
             let sub_id = pick(&c.subscriptions, rng)
                 .ok_or_else(|| MutationError::NotFound(format!("subscriptions of {id}")))?;
             let s = acc.subscriptions.get_mut(&sub_id).ok_or_else(missing)?;
-            let e = edit(
-                &mut s.obj,
-                v,
-                now,
-                |val| {
-                    let item = &mut val["items"]["data"][0];
-                    let old = item["quantity"].as_u64().unwrap_or(1);
-                    item["quantity"] = (old % 9 + 1).into();
-                    let mut prev = bump_metadata(val, v);
-                    prev["items"] = json!({"data": [{"quantity": old}]});
-                    Some(prev)
-                },
-            )
+            let e = edit(&mut s.obj, v, now, |val| {
+                let item = &mut val["items"]["data"][0];
+                let old = item["quantity"].as_u64().unwrap_or(1);
+                item["quantity"] = (old % 9 + 1).into();
+                let mut prev = bump_metadata(val, v);
+                prev["items"] = json!({"data": [{"quantity": old}]});
+                Some(prev)
+            })
             .ok_or_else(missing)?;
             if let Some(c) = acc.customers.get_mut(&id) {
                 c.subscriptions_track.bump(v, now);
@@ -406,18 +376,13 @@ pub(crate) fn mutate(
             }
             let pm_id = pick(&c.payment_methods, rng).ok_or_else(missing)?;
             let pm = acc.payment_methods.get_mut(&pm_id).ok_or_else(missing)?;
-            let e = edit(
-                &mut pm.obj,
-                v,
-                now,
-                |val| {
-                    let old = val["card"]["exp_year"].as_u64().unwrap_or(2030);
-                    val["card"]["exp_year"] = (2027 + (old - 2026) % 8).into();
-                    let mut prev = bump_metadata(val, v);
-                    prev["card"] = json!({"exp_year": old});
-                    Some(prev)
-                },
-            )
+            let e = edit(&mut pm.obj, v, now, |val| {
+                let old = val["card"]["exp_year"].as_u64().unwrap_or(2030);
+                val["card"]["exp_year"] = (2027 + (old - 2026) % 8).into();
+                let mut prev = bump_metadata(val, v);
+                prev["card"] = json!({"exp_year": old});
+                Some(prev)
+            })
             .ok_or_else(missing)?;
             if let Some(c) = acc.customers.get_mut(&id) {
                 c.payment_methods_track.bump(v, now);

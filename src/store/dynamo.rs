@@ -138,6 +138,17 @@ impl DynamoL2 {
         })
     }
 
+    /// Uses the table `options` names without creating or checking it (for
+    /// callers after one [`DynamoL2::connect`] has made sure of it).
+    pub async fn open(options: &DynamoOptions) -> Self {
+        DynamoL2 {
+            client: client(options).await,
+            table: options.table.name.clone(),
+            consistent_read: options.consistent_read,
+            query_page_size: options.query_page_size,
+        }
+    }
+
     /// The underlying SDK client (for inspection in tests and tools).
     pub fn client(&self) -> &Client {
         &self.client

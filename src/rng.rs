@@ -1,52 +1,55 @@
-//! Seeded randomness for the mock: a small counter-based generator, so every
-//! request, mutation and delivery draws its own stream from the seed without a lock.
+//! Seeded randomness shared by the mock, the workload and the simulator: a small
+//! counter-based generator, so every request, mutation and delivery draws its
+//! own stream from the seed without a lock.
 
 use std::time::Duration;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast and good enough for
 /// simulation; seeding it with `mix(seed, n)` gives independent streams.
 #[derive(Clone, Debug)]
-pub(crate) struct SplitMix(u64);
+pub struct SplitMix(u64);
 
 /// The SplitMix64 output function: a bijection on u64.
-pub(crate) const fn finalize(mut z: u64) -> u64 {
+pub const fn finalize(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
 
 /// Combines a seed with a stream number (or salt) into a new seed.
-pub(crate) const fn mix(seed: u64, n: u64) -> u64 {
+pub const fn mix(seed: u64, n: u64) -> u64 {
     finalize(finalize(seed ^ 0x9e37_79b9_7f4a_7c15) ^ n)
 }
 
 impl SplitMix {
-    pub(crate) const fn new(seed: u64) -> Self {
+    /// A generator starting from `seed`.
+    pub const fn new(seed: u64) -> Self {
         SplitMix(seed)
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         finalize(self.0)
     }
 
     /// Uniform in [0, 1).
-    pub(crate) fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Uniform in [0, n); 0 when n is 0.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64 }
     }
 
     /// True with probability `p`.
-    pub(crate) fn chance(&mut self, p: f64) -> bool {
+    pub fn chance(&mut self, p: f64) -> bool {
         p > 0.0 && self.unit() < p
     }
 
     /// A standard normal draw (Box-Muller).
-    pub(crate) fn normal(&mut self) -> f64 {
+    pub fn normal(&mut self) -> f64 {
         let u1 = 1.0 - self.unit(); // (0, 1]: ln stays finite
         let u2 = self.unit();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
@@ -54,7 +57,7 @@ impl SplitMix {
 
     /// A log-normal draw whose median is `p50` and 99th percentile `p99`.
     /// Zero when `p50` is zero.
-    pub(crate) fn lognormal(&mut self, p50: Duration, p99: Duration) -> Duration {
+    pub fn lognormal(&mut self, p50: Duration, p99: Duration) -> Duration {
         if p50.is_zero() {
             return Duration::ZERO;
         }
@@ -70,7 +73,7 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 
 /// `prefix` followed by `len` base-62 characters drawn from `n`; the first 11
 /// characters encode `n` exactly, so distinct `n` give distinct ids.
-pub(crate) fn id_from(prefix: &str, n: u64, len: usize) -> String {
+pub fn id_from(prefix: &str, n: u64, len: usize) -> String {
     let mut out = String::with_capacity(prefix.len() + len);
     out.push_str(prefix);
     let mut x = n;

@@ -1,0 +1,179 @@
+//! Lambda-like callers and the open-loop dispatcher that hands them requests at
+//! their intended start. Each caller owns its connections and its measurements.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::progress::Progress;
+use crate::chain::{CacheChain, ChainCounters, ChainError, Served};
+use crate::metrics::{Outcome, RunMetrics, Sample};
+use crate::mock::MockHandle;
+use crate::origin::{OriginError, StripeHttp};
+use crate::store::{DynamoL2, RedisL1};
+use crate::stripe::CacheKey;
+use crate::workload::Workload;
+
+/// The chain as the harness runs it.
+pub type LiveChain = CacheChain<RedisL1, DynamoL2, StripeHttp>;
+
+/// Builds a fresh chain (new connections), as a cold-started Lambda would.
+pub type ChainFactory =
+    Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, Option<LiveChain>> + Send + Sync>;
+
+/// One request handed to a caller.
+#[derive(Debug)]
+pub struct Job {
+    /// Intended start, from the run's start.
+    pub intended: Duration,
+    /// What to read.
+    pub key: CacheKey,
+}
+
+/// What a caller measured.
+#[derive(Debug, Default)]
+pub struct CallerReport {
+    /// Its requests.
+    pub metrics: RunMetrics,
+    /// Its chains' counters (all of them, across cold starts).
+    pub chain: ChainCounters,
+    /// Cold starts it went through.
+    pub cold_starts: u64,
+    /// Origin answers that were 429s.
+    pub rate_limited: u64,
+}
+
+/// Shared context of every caller.
+#[derive(Clone)]
+pub struct Context {
+    /// The run's start.
+    pub t0: Instant,
+    /// Ground truth for staleness.
+    pub truth: MockHandle,
+    /// Live progress.
+    pub progress: Arc<Progress>,
+    /// Makes chains.
+    pub factory: ChainFactory,
+}
+
+/// Serves one request and measures it.
+async fn serve(
+    ctx: &Context,
+    chain: &LiveChain,
+    intended: Duration,
+    key: &CacheKey,
+    report: &mut CallerReport,
+) {
+    let started = ctx.t0.elapsed();
+    let result = chain.read(key).await;
+    let finished = ctx.t0.elapsed();
+    let (outcome, stale_age) = match &result {
+        Ok(Served { layer, entry }) => {
+            let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+            let stale =
+                ctx.truth.superseded_at(key, entry.version).filter(|t| *t <= now).map(|t| now.since(t));
+            (Outcome::from(*layer), stale)
+        }
+        Err(e) => {
+            if matches!(e, ChainError::Origin(OriginError::RateLimited { .. })) {
+                report.rate_limited += 1;
+            }
+            (Outcome::Error, None)
+        }
+    };
+    let sample = Sample { intended, started, finished, outcome, stale_age };
+    ctx.progress.record(&sample);
+    report.metrics.record(&sample);
+}
+
+/// Runs one open-loop caller: serves jobs from `jobs` until the channel closes,
+/// announcing itself free on `free` after each.
+pub async fn open_loop(
+    id: usize,
+    ctx: Context,
+    mut jobs: mpsc::Receiver<Job>,
+    free: mpsc::Sender<usize>,
+    cold: Arc<AtomicBool>,
+) -> CallerReport {
+    let mut report = CallerReport::default();
+    let Some(mut chain) = (ctx.factory)().await else { return report };
+    if free.send(id).await.is_err() {
+        return report;
+    }
+    while let Some(job) = jobs.recv().await {
+        if cold.swap(false, Ordering::Relaxed)
+            && let Some(fresh) = (ctx.factory)().await
+        {
+            report.chain += chain.stats().snapshot();
+            chain = fresh;
+            report.cold_starts += 1;
+        }
+        serve(&ctx, &chain, job.intended, &job.key, &mut report).await;
+        if free.send(id).await.is_err() {
+            break;
+        }
+    }
+    report.chain += chain.stats().snapshot();
+    report
+}
+
+/// Runs one closed-loop caller: the next request starts when the last returns,
+/// until `stop` turns true.
+pub async fn closed_loop(
+    ctx: Context,
+    mut workload: Workload,
+    mut stop: watch::Receiver<bool>,
+) -> CallerReport {
+    let mut report = CallerReport::default();
+    let Some(chain) = (ctx.factory)().await else { return report };
+    while !*stop.borrow_and_update() {
+        let at = ctx.t0.elapsed();
+        let key = workload.next_key(at);
+        serve(&ctx, &chain, at, &key, &mut report).await;
+    }
+    report.chain += chain.stats().snapshot();
+    report
+}
+
+/// Hands each scheduled request to a free caller at its intended start. Returns
+/// how many were dropped (no caller free before `deadline`, or stopped).
+pub async fn dispatch(
+    t0: Instant,
+    schedule: Workload,
+    callers: Vec<mpsc::Sender<Job>>,
+    mut free: mpsc::Receiver<usize>,
+    deadline: Duration,
+    mut stop: watch::Receiver<bool>,
+    metrics: &mut RunMetrics,
+) {
+    let mut schedule = schedule;
+    for req in schedule.by_ref() {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => {
+                metrics.record_dropped(req.intended);
+                break;
+            }
+            () = tokio::time::sleep_until(t0 + req.intended) => {}
+        }
+        let id = tokio::select! {
+            biased;
+            _ = stop.changed() => None,
+            () = tokio::time::sleep_until(t0 + deadline) => None,
+            id = free.recv() => id,
+        };
+        match id {
+            Some(id) if callers[id].send(Job { intended: req.intended, key: req.key }).await.is_ok() => {}
+            _ => {
+                metrics.record_dropped(req.intended);
+                break;
+            }
+        }
+    }
+    for rest in schedule {
+        metrics.record_dropped(rest.intended);
+    }
+}

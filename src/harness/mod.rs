@@ -1,0 +1,287 @@
+//! The live driver: runs one policy of a scenario against real Redis and
+//! DynamoDB and the mock Stripe over HTTP, open loop (or closed loop), and
+//! returns what it measured.
+
+pub mod callers;
+mod mutations;
+pub mod progress;
+pub mod webhooks;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use self::callers::{CallerReport, ChainFactory, Context};
+pub use self::webhooks::WebhookCounts;
+use crate::backends::Endpoints;
+use crate::chain::{CacheChain, ChainCounters, TtlPolicy, WebhookHandler};
+use crate::clock::SystemClock;
+use crate::metrics::RunMetrics;
+use crate::mock::{CounterSnapshot, MockConfig, MockError, MockStripe, WebhookEndpointConfig};
+use crate::origin::{StripeHttp, StripeHttpOptions};
+use crate::rng::mix;
+use crate::scenario::Scenario;
+use crate::store::{DynamoL2, DynamoOptions, RedisL1, RedisOptions, StoreError, TableSpec};
+use crate::workload::{KeyUniverse, Workload};
+
+/// Requests may finish this long after the schedule ends before the rest count as dropped.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Why a live run could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// Redis or DynamoDB failed while setting up.
+    #[error("backend: {0}")]
+    Store(#[from] StoreError),
+    /// The mock Stripe could not start.
+    #[error(transparent)]
+    Mock(#[from] MockError),
+    /// A local socket could not be bound.
+    #[error("cannot serve the webhook endpoint: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What one policy's run measured.
+#[derive(Debug)]
+pub struct PolicyRun {
+    /// The policy's name.
+    pub name: String,
+    /// The TTLs as run (time-compressed).
+    pub ttl: TtlPolicy,
+    /// Requests, latencies, staleness.
+    pub metrics: RunMetrics,
+    /// Chain counters summed over every caller.
+    pub chain: ChainCounters,
+    /// What the mock Stripe counted (requests, 429s by reason, webhooks).
+    pub stripe: CounterSnapshot,
+    /// What the webhook endpoint saw.
+    pub webhooks: WebhookCounts,
+    /// Origin answers that were 429s, as callers saw them.
+    pub rate_limited: u64,
+    /// Cold starts the callers went through.
+    pub cold_starts: u64,
+    /// Wall time from the first intended start to the last answer.
+    pub wall: Duration,
+    /// Whether Ctrl-C cut it short.
+    pub interrupted: bool,
+}
+
+fn mock_config(scenario: &Scenario) -> MockConfig {
+    let s = &scenario.stripe;
+    let mut c = MockConfig { seed: scenario.seed, ..MockConfig::default() };
+    c.population.customers = usize::try_from(scenario.workload.customers).unwrap_or(usize::MAX);
+    c.population.connected_accounts = scenario.workload.accounts as usize;
+    c.latency.scale = s.latency_scale;
+    if s.latency_scale == 0.0 {
+        c.latency.spike_probability = 0.0;
+    }
+    c.limits.enabled = s.rate_limits;
+    c.webhooks.delay_p50 = s.webhook_delay_p50.div_f64(scenario.time_scale);
+    c.webhooks.delay_p99 = s.webhook_delay_p99.div_f64(scenario.time_scale);
+    c.webhooks.duplicate_rate = s.duplicate_rate;
+    c.webhooks.reorder_rate = s.reorder_rate;
+    c.mutations.rate_per_s = 0.0; // the harness drives mutations by the scenario's mix
+    c
+}
+
+fn api_key(scenario: &Scenario) -> String {
+    if scenario.stripe.live_mode { "sk_live_tierbench".into() } else { "sk_test_tierbench".into() }
+}
+
+/// The keys the mock holds: each customer and invoice under every account,
+/// interleaved so popularity ranks spread over accounts.
+fn universe(handle: &crate::mock::MockHandle) -> KeyUniverse {
+    let mut accounts: Vec<Option<String>> = vec![None];
+    accounts.extend(handle.connected_accounts().into_iter().map(Some));
+    let per = |ids: &dyn Fn(Option<&str>) -> Vec<String>| {
+        let lists: Vec<(Option<String>, Vec<String>)> =
+            accounts.iter().map(|a| (a.clone(), ids(a.as_deref()))).collect();
+        let longest = lists.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+        let mut out = Vec::new();
+        for i in 0..longest {
+            for (a, l) in &lists {
+                if let Some(id) = l.get(i) {
+                    out.push((a.clone(), id.clone()));
+                }
+            }
+        }
+        out
+    };
+    KeyUniverse { customers: per(&|a| handle.customer_ids(a)), invoices: per(&|a| handle.invoice_ids(a)) }
+}
+
+/// Runs policy `index` of `scenario` with fresh caches (its own table and key
+/// prefix) until the schedule ends or `stop` turns true.
+///
+/// # Errors
+/// [`HarnessError`] when setting up fails; failures during the run are measured, not returned.
+pub async fn run_policy(
+    scenario: &Scenario,
+    index: usize,
+    endpoints: &Endpoints,
+    run_id: &str,
+    stop: watch::Receiver<bool>,
+) -> Result<PolicyRun, HarnessError> {
+    let policy = scenario.scaled_policy(index);
+    let mock = MockStripe::spawn(mock_config(scenario)).await?;
+    let table = TableSpec { name: format!("tierbench-{run_id}-{index}"), ..TableSpec::default() };
+    let dynamo = DynamoOptions { table, ..endpoints.dynamo_options() };
+    let redis = RedisOptions { key_prefix: format!("tb:{run_id}:{index}"), ..endpoints.redis_options() };
+    let owner = DynamoL2::connect(&dynamo).await?;
+    RedisL1::connect(&redis).await?; // fail early, before any load
+    let origin = StripeHttpOptions {
+        base_url: mock.url(),
+        api_key: api_key(scenario),
+        timeout: Duration::from_secs(30),
+        ..StripeHttpOptions::default()
+    };
+    let factory: ChainFactory = {
+        let (redis, dynamo, origin, policy) = (redis.clone(), dynamo.clone(), origin.clone(), policy.clone());
+        Arc::new(move || {
+            let (redis, dynamo, origin, policy) =
+                (redis.clone(), dynamo.clone(), origin.clone(), policy.clone());
+            async move {
+                let clock = SystemClock::shared();
+                let l1 = RedisL1::connect(&redis).await.ok()?;
+                let l2 = DynamoL2::open(&dynamo).await;
+                let http = StripeHttp::new(origin, clock.clone()).ok()?;
+                Some(CacheChain::new(l1, l2, http, policy, clock))
+            }
+            .boxed()
+        })
+    };
+    let secret = format!("whsec_tierbench_{run_id}");
+    let hook_chain =
+        factory().await.ok_or_else(|| std::io::Error::other("cannot connect the webhook chain"))?;
+    let hook =
+        webhooks::WebhookEndpoint::start(WebhookHandler::new(vec![secret.clone()]), hook_chain).await?;
+    mock.handle()
+        .add_webhook_endpoint(WebhookEndpointConfig {
+            url: hook.url(),
+            secrets: vec![secret],
+            enabled_events: vec![],
+        })
+        .map_err(MockError::Config)?;
+
+    let universe = universe(mock.handle());
+    let progress = Arc::new(progress::Progress::default());
+    let t0 = Instant::now();
+    let ctx = Context { t0, truth: mock.handle().clone(), progress: progress.clone(), factory };
+    let (done_tx, done_rx) = watch::channel(false);
+    let mut background = Vec::new();
+    if scenario.mutations.rate_per_s > 0.0 {
+        let rate = scenario.mutations.rate_per_s * scenario.time_scale;
+        let driver = mutations::Driver::new(&scenario.mutations.mix, &universe, rate, mix(scenario.seed, 21));
+        background.push(tokio::spawn(driver.run(
+            mock.handle().clone(),
+            t0,
+            scenario.duration,
+            done_rx.clone(),
+        )));
+    }
+    let label = format!("{} [{}]", scenario.name, scenario.policies[index].name);
+    let reporter = {
+        let (p, total, mut d) = (progress.clone(), scenario.duration, done_rx.clone());
+        tokio::spawn(async move { p.report(&label, total, Duration::from_secs(1), d.wait_for(|v| *v)).await })
+    };
+
+    let mut metrics = RunMetrics::default();
+    let mut stop_any = stop.clone();
+    let reports: Vec<CallerReport> = match Workload::closed_loop(scenario) {
+        Some(n) => {
+            let (halt_tx, halt_rx) = watch::channel(false);
+            let tasks: Vec<_> = (0..n as u64)
+                .map(|i| {
+                    let mut own = scenario.clone();
+                    own.seed = mix(scenario.seed, 100 + i);
+                    let w = Workload::new(&own, universe.clone());
+                    tokio::spawn(callers::closed_loop(ctx.clone(), w, halt_rx.clone()))
+                })
+                .collect();
+            tokio::select! {
+                _ = stop_any.wait_for(|v| *v) => {}
+                () = tokio::time::sleep(scenario.duration) => {}
+            }
+            let _ = halt_tx.send(true);
+            join(tasks).await
+        }
+        None => {
+            let c = scenario.callers.concurrency as usize;
+            let (free_tx, free_rx) = mpsc::channel(c);
+            let colds: Vec<Arc<AtomicBool>> = (0..c).map(|_| Arc::new(AtomicBool::new(false))).collect();
+            let (mut senders, mut tasks) = (Vec::new(), Vec::new());
+            for (id, cold) in colds.iter().enumerate() {
+                let (tx, rx) = mpsc::channel(1);
+                senders.push(tx);
+                tasks.push(tokio::spawn(callers::open_loop(
+                    id,
+                    ctx.clone(),
+                    rx,
+                    free_tx.clone(),
+                    cold.clone(),
+                )));
+            }
+            drop(free_tx);
+            if scenario.callers.cold_starts_per_s > 0.0 {
+                let cs =
+                    mutations::cold_starts(colds, scenario.callers.cold_starts_per_s, mix(scenario.seed, 22));
+                background.push(tokio::spawn(cs.run(t0, scenario.duration, done_rx.clone())));
+            }
+            let schedule = Workload::new(scenario, universe.clone());
+            callers::dispatch(
+                t0,
+                schedule,
+                senders,
+                free_rx,
+                scenario.duration + GRACE,
+                stop.clone(),
+                &mut metrics,
+            )
+            .await;
+            join(tasks).await
+        }
+    };
+    let wall = t0.elapsed();
+    let _ = done_tx.send(true);
+    for b in background {
+        let _ = b.await;
+    }
+    let _ = reporter.await;
+    let (mut chain, mut rate_limited, mut cold_starts) = (ChainCounters::default(), 0, 0);
+    for r in &reports {
+        metrics.merge(&r.metrics);
+        chain += r.chain;
+        rate_limited += r.rate_limited;
+        cold_starts += r.cold_starts;
+    }
+    let webhooks = hook.stop().await;
+    let stripe = mock.handle().counters();
+    let _ = mock.stop().await;
+    let _ = owner.client().delete_table().table_name(owner.table()).send().await;
+    Ok(PolicyRun {
+        name: scenario.policies[index].name.clone(),
+        ttl: policy,
+        metrics,
+        chain,
+        stripe,
+        webhooks,
+        rate_limited,
+        cold_starts,
+        wall,
+        interrupted: *stop.borrow(),
+    })
+}
+
+async fn join(tasks: Vec<tokio::task::JoinHandle<CallerReport>>) -> Vec<CallerReport> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok(r) = t.await {
+            out.push(r);
+        }
+    }
+    out
+}

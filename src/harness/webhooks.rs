@@ -1,0 +1,117 @@
+//! Serves the application's webhook endpoint over HTTP for the mock to deliver
+//! to, applying each event to the chain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::callers::LiveChain;
+use crate::chain::{WebhookError, WebhookHandler};
+use crate::clock::{Clock, SystemClock};
+
+/// What the endpoint saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookCounts {
+    /// Deliveries verified and applied.
+    pub applied: u64,
+    /// Deliveries refused (bad signature or body).
+    pub rejected: u64,
+    /// Deliveries whose invalidation failed (answered 500: Stripe retries).
+    pub failed: u64,
+    /// Cache keys invalidated.
+    pub keys_invalidated: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    applied: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+    keys: AtomicU64,
+}
+
+struct App {
+    handler: WebhookHandler,
+    chain: LiveChain,
+    counts: Counters,
+}
+
+async fn receive(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let now_s = SystemClock.now().as_secs();
+    match app.handler.apply(&app.chain, &body, signature, now_s).await {
+        Ok(applied) => {
+            app.counts.applied.fetch_add(1, Ordering::Relaxed);
+            app.counts.keys.fetch_add((applied.keys + applied.bulk) as u64, Ordering::Relaxed);
+            StatusCode::OK
+        }
+        Err(WebhookError::Invalidation(_)) => {
+            app.counts.failed.fetch_add(1, Ordering::Relaxed);
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        Err(_) => {
+            app.counts.rejected.fetch_add(1, Ordering::Relaxed);
+            StatusCode::BAD_REQUEST
+        }
+    }
+}
+
+/// The running endpoint.
+pub struct WebhookEndpoint {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    app: Arc<App>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WebhookEndpoint {
+    /// Serves `POST /webhooks/stripe` on a free loopback port, applying events to `chain`.
+    ///
+    /// # Errors
+    /// When no loopback port can be bound.
+    pub async fn start(handler: WebhookHandler, chain: LiveChain) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = Arc::new(App { handler, chain, counts: Counters::default() });
+        let router = Router::new().route("/webhooks/stripe", post(receive)).with_state(app.clone());
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(WebhookEndpoint { addr, app, stop: Some(stop), task })
+    }
+
+    /// The URL to register with Stripe.
+    pub fn url(&self) -> String {
+        format!("http://{}/webhooks/stripe", self.addr)
+    }
+
+    /// Stops serving and returns what it saw.
+    pub async fn stop(mut self) -> WebhookCounts {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+        let c = &self.app.counts;
+        WebhookCounts {
+            applied: c.applied.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            keys_invalidated: c.keys.load(Ordering::Relaxed),
+        }
+    }
+}

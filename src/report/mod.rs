@@ -1,0 +1,185 @@
+//! Results: the versioned `result.json` (histograms serialized so runs merge
+//! exactly), `summary.md`, `timeseries.csv`, the terminal table, and the
+//! cost/staleness/p99 frontier of a sweep. Files are written atomically.
+
+mod files;
+mod table;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use self::files::{result_dir, write_all, write_atomic};
+pub use self::table::{frontier, terminal_table};
+use crate::backends::BackendKind;
+use crate::chain::{ChainCounters, Tier, TtlPolicy};
+use crate::harness::{PolicyRun, WebhookCounts};
+use crate::metrics::RunMetrics;
+use crate::mock::CounterSnapshot;
+use crate::stripe::ObjectKind;
+
+/// Version of the result schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run of a scenario: every policy it ran.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunResult {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// tierbench's version.
+    pub tool_version: String,
+    /// `live` or `simulated`.
+    pub mode: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub source: String,
+    /// This run's id (also its directory name).
+    pub run_id: String,
+    /// When it started (ISO 8601, UTC).
+    pub started_at: String,
+    /// When it ended, or the last flush of a run still going.
+    pub finished_at: String,
+    /// Whether every policy ran to the end (false while running or when interrupted).
+    pub complete: bool,
+    /// The scenario's seed.
+    pub seed: u64,
+    /// Seconds of policy time per second of run.
+    pub time_scale: f64,
+    /// Scheduled load per policy, seconds.
+    pub duration_s: f64,
+    /// Which backends served.
+    pub backend: BackendKind,
+    /// Where (without secrets).
+    pub endpoints: String,
+    /// Each policy's results, in scenario order.
+    pub policies: Vec<PolicyResult>,
+}
+
+/// TTLs as run, in seconds, per kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TtlView {
+    /// L1 TTL per kind.
+    pub l1_s: BTreeMap<ObjectKind, f64>,
+    /// L2 TTL per kind.
+    pub l2_s: BTreeMap<ObjectKind, f64>,
+    /// Jitter fraction.
+    pub jitter: f64,
+}
+
+impl From<&TtlPolicy> for TtlView {
+    fn from(p: &TtlPolicy) -> Self {
+        let per = |t| ObjectKind::ALL.iter().map(|k| (*k, p.ttl(t, *k).as_secs_f64())).collect();
+        TtlView { l1_s: per(Tier::L1), l2_s: per(Tier::L2), jitter: p.jitter }
+    }
+}
+
+/// The headline numbers of one policy (also in `summary.md` and the table).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// Requests finished.
+    pub requests: u64,
+    /// Finished requests per second of wall time.
+    pub requests_per_s: f64,
+    /// Share served from L1.
+    pub l1_hit_ratio: f64,
+    /// Share of L1 misses served from L2.
+    pub l2_hit_ratio: f64,
+    /// Share served from Stripe.
+    pub origin_ratio: f64,
+    /// Share of reads that served a version older than the truth.
+    pub stale_read_ratio: f64,
+    /// Corrected latency percentiles, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// 99th percentile from the actual send (hides queueing).
+    pub uncorrected_p99_ms: f64,
+    /// Requests the mock Stripe received.
+    pub stripe_calls: u64,
+    /// Per second of wall time.
+    pub stripe_calls_per_s: f64,
+    /// Stripe's answers that were 429s.
+    pub stripe_429s: u64,
+    /// Requests that ended in an error.
+    pub errors: u64,
+    /// Requests scheduled but never sent.
+    pub dropped: u64,
+    /// Requests sent later than 1 ms after their intended start.
+    pub late: u64,
+}
+
+/// One policy's results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyResult {
+    /// Policy name.
+    pub name: String,
+    /// TTLs as run (time-compressed).
+    pub ttl: TtlView,
+    /// Headline numbers.
+    pub summary: Summary,
+    /// Histograms, counts, staleness, per-second series.
+    pub metrics: RunMetrics,
+    /// Chain counters (fills, promotions, conflicts, ...).
+    pub chain: ChainCounters,
+    /// What the mock Stripe counted.
+    pub stripe: CounterSnapshot,
+    /// What the webhook endpoint saw.
+    pub webhooks: WebhookCounts,
+    /// Lambda cold starts simulated.
+    pub cold_starts: u64,
+    /// Wall seconds the policy ran.
+    pub wall_s: f64,
+    /// Whether Ctrl-C cut it short.
+    pub interrupted: bool,
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+impl PolicyResult {
+    /// The result of a finished policy run.
+    pub fn from_run(run: &PolicyRun) -> Self {
+        let m = &run.metrics;
+        let c = &m.counts;
+        let all = m.corrected_all();
+        let wall_s = run.wall.as_secs_f64().max(1e-9);
+        let summary = Summary {
+            requests: c.requests,
+            requests_per_s: c.requests as f64 / wall_s,
+            l1_hit_ratio: c.l1_ratio(),
+            l2_hit_ratio: c.l2_ratio(),
+            origin_ratio: if c.requests == 0 { 0.0 } else { c.origin as f64 / c.requests as f64 },
+            stale_read_ratio: c.stale_ratio(),
+            p50_ms: ms(all.quantile(0.5)),
+            p99_ms: ms(all.quantile(0.99)),
+            p999_ms: ms(all.quantile(0.999)),
+            uncorrected_p99_ms: ms(m.uncorrected_all().quantile(0.99)),
+            stripe_calls: run.stripe.requests,
+            stripe_calls_per_s: run.stripe.requests as f64 / wall_s,
+            stripe_429s: run.stripe.rate_limited.total(),
+            errors: c.errors,
+            dropped: c.dropped,
+            late: c.late,
+        };
+        PolicyResult {
+            name: run.name.clone(),
+            ttl: TtlView::from(&run.ttl),
+            summary,
+            metrics: run.metrics.clone(),
+            chain: run.chain,
+            stripe: run.stripe,
+            webhooks: run.webhooks,
+            cold_starts: run.cold_starts,
+            wall_s,
+            interrupted: run.interrupted,
+        }
+    }
+}

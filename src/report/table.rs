@@ -1,0 +1,84 @@
+//! The comparison table printed after a run or sweep, and the frontier of
+//! policies no other beats on every objective.
+
+use std::fmt::Write as _;
+
+use super::{PolicyResult, RunResult};
+
+/// Marks each policy that no other policy beats or ties on every objective
+/// (lower is better), with at least one strictly better.
+pub fn frontier(objectives: &[Vec<f64>]) -> Vec<bool> {
+    objectives
+        .iter()
+        .map(|a| {
+            !objectives
+                .iter()
+                .any(|b| b.iter().zip(a).all(|(x, y)| x <= y) && b.iter().zip(a).any(|(x, y)| x < y))
+        })
+        .collect()
+}
+
+/// The objectives the frontier weighs: Stripe calls/s (the cost driver the
+/// run measures directly), stale-read ratio, corrected p99.
+fn objectives(p: &PolicyResult) -> Vec<f64> {
+    vec![p.summary.stripe_calls_per_s, p.summary.stale_read_ratio, p.summary.p99_ms]
+}
+
+/// One row per policy: hit ratios, latency, staleness, Stripe calls and 429s.
+pub fn terminal_table(result: &RunResult) -> String {
+    let front = frontier(&result.policies.iter().map(objectives).collect::<Vec<_>>());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:>8} {:>6} {:>6} {:>7} {:>8} {:>8} {:>9} {:>8} {:>7} {:>8} {:>6} {:>6}  frontier",
+        "policy",
+        "requests",
+        "L1 %",
+        "L2 %",
+        "stale %",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "p99 sent",
+        "Stripe/s",
+        "429s",
+        "errors",
+        "drop"
+    );
+    for (p, on) in result.policies.iter().zip(front) {
+        let s = &p.summary;
+        let _ = writeln!(
+            out,
+            "{:<16} {:>8} {:>6.1} {:>6.1} {:>7.2} {:>8.2} {:>8.2} {:>9.2} {:>8.2} {:>7.1} {:>8} {:>6} {:>6}  {}",
+            p.name,
+            s.requests,
+            s.l1_hit_ratio * 100.0,
+            s.l2_hit_ratio * 100.0,
+            s.stale_read_ratio * 100.0,
+            s.p50_ms,
+            s.p99_ms,
+            s.p999_ms,
+            s.uncorrected_p99_ms,
+            s.stripe_calls_per_s,
+            s.stripe_429s,
+            s.errors,
+            s.dropped,
+            if on { "*" } else { "" }
+        );
+    }
+    out.push_str(
+        "frontier (*): no other policy has fewer Stripe calls/s, fewer stale reads and a lower p99 at once\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frontier;
+
+    #[test]
+    fn dominated_policies_are_off_the_frontier() {
+        let f = frontier(&[vec![1.0, 5.0], vec![2.0, 2.0], vec![2.0, 3.0], vec![1.0, 5.0], vec![3.0, 1.0]]);
+        assert_eq!(f, vec![true, true, false, true, true]);
+    }
+}

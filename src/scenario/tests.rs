@@ -1,0 +1,123 @@
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::chain::Tier;
+
+const GOOD: &str = r#"
+name = "portal"
+seed = 7
+duration = "60s"
+time_scale = 60
+
+[workload]
+customers = 5000
+accounts = 2
+popularity = { kind = "zipf", s = 0.99 }
+mix = { customer = 0.6, subscriptions = 0.2, payment_methods = 0.15, invoice = 0.05 }
+arrival = { kind = "ramp", stages = [{ duration = "10s", rate_per_s = 50 }, { duration = "50s", rate_per_s = 200 }] }
+bursts = [{ at = "30s", duration = "5s", rate_per_s = 500 }]
+
+[callers]
+concurrency = 16
+
+[mutations]
+rate_per_s = 2.5
+
+[[policy]]
+name = "seed"
+
+[[policy]]
+name = "short"
+l1_ttl = "5m"
+l2_ttl = { default = "1h", subscriptions = "10m" }
+jitter = 0.1
+"#;
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse(Path::new("scenarios/x.toml"), text)
+}
+
+#[test]
+fn a_full_scenario_validates_with_every_value() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(
+        (s.name.as_str(), s.seed, s.duration, s.time_scale),
+        ("portal", 7, Duration::from_secs(60), 60.0)
+    );
+    assert_eq!(s.workload.customers, 5_000);
+    assert_eq!(s.workload.popularity, Popularity::Zipf { s: 0.99 });
+    assert_eq!(s.workload.mix.0.len(), 4);
+    assert!(matches!(&s.workload.arrival, Arrival::Ramp { stages } if stages.len() == 2));
+    assert_eq!(s.workload.bursts[0].at, Duration::from_secs(30));
+    assert_eq!(s.callers.concurrency, 16);
+    assert_eq!(s.mutations.rate_per_s, 2.5);
+    assert_eq!(s.policies[0].ttl, TtlPolicy::default());
+    let short = &s.policies[1].ttl;
+    assert_eq!(short.ttl(Tier::L1, ObjectKind::Invoice), Duration::from_secs(300));
+    assert_eq!(short.ttl(Tier::L2, ObjectKind::Subscriptions), Duration::from_secs(600));
+    assert_eq!(short.ttl(Tier::L2, ObjectKind::Customer), Duration::from_secs(3_600));
+    // Time compression: an hour of policy time in a minute.
+    assert_eq!(s.scaled_policy(1).ttl(Tier::L2, ObjectKind::Customer), Duration::from_secs(60));
+}
+
+#[test]
+fn defaults_fill_what_the_file_leaves_out() {
+    let s = parse("duration = \"10s\"\n").unwrap();
+    assert_eq!(s.name, "x");
+    assert_eq!(s.workload.arrival, Arrival::Poisson { rate_per_s: 100.0 });
+    assert_eq!(s.policies.len(), 1);
+    assert_eq!(s.policies[0].name, "seed");
+}
+
+fn error(text: &str) -> ScenarioError {
+    parse(text).expect_err("must be rejected")
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_line_and_key() {
+    let e = error("duration = \"10s\"\n\n[workload]\ncustomer = 5\n");
+    assert_eq!((e.line, e.key.as_str()), (4, "customer"), "{e}");
+    assert!(e.message.contains("unknown field"), "{e}");
+    assert!(e.to_string().starts_with("scenarios/x.toml:4: customer:"), "{e}");
+}
+
+#[test]
+fn wrong_units_negative_rates_bad_mixes_and_kinds_name_the_key() {
+    let e = error("duration = \"60\"\n");
+    assert_eq!((e.line, e.key.as_str()), (1, "duration"));
+    assert!(e.message.contains("no unit"), "{e}");
+
+    let e = error("duration = \"1m\"\n[workload]\narrival = { kind = \"poisson\", rate_per_s = -5 }\n");
+    assert_eq!((e.line, e.key.as_str()), (3, "workload.arrival.rate_per_s"), "{e}");
+    assert!(e.message.contains("must be > 0"));
+
+    let e = error("duration = \"1m\"\n[workload]\nmix = { customer = 0.5, invoice = 0.2 }\n");
+    assert_eq!((e.line, e.key.as_str()), (3, "workload.mix"), "{e}");
+    assert!(e.message.contains("sum to 0.7"), "{e}");
+
+    let e = error("duration = \"1m\"\n[mutations]\nmix = { charge = 1.0 }\n");
+    assert_eq!((e.line, e.key.as_str()), (3, "mutations.mix.charge"), "{e}");
+    assert!(e.message.contains("unknown object kind"), "{e}");
+
+    let e = error(
+        "duration = \"1m\"\n[[policy]]\nname = \"a\"\nl2_ttl = { default = \"1h\", customer = \"forever\" }\n",
+    );
+    assert_eq!((e.line, e.key.as_str()), (4, "policy.l2_ttl.customer"), "{e}");
+
+    let e = error("duration = \"1m\"\n[[policy]]\nname = \"a\"\n[[policy]]\nname = \"a\"\n");
+    assert!(e.message.contains("defined twice"), "{e}");
+
+    let e = error("duration = \"1m\"\n[workload]\npopularity = { kind = \"pareto\" }\n");
+    assert_eq!(e.line, 3, "{e}");
+}
+
+#[test]
+fn a_per_kind_ttl_table_needs_a_default_or_every_kind() {
+    let e = error("duration = \"1m\"\n[[policy]]\nname = \"a\"\nl2_ttl = { customer = \"1h\" }\n");
+    assert_eq!((e.line, e.key.as_str()), (4, "policy.l2_ttl"), "{e}");
+    let all =
+        "l2_ttl = { customer = \"1h\", subscriptions = \"2h\", payment_methods = \"3h\", invoice = \"4h\" }";
+    let s = parse(&format!("duration = \"1m\"\n[[policy]]\nname = \"a\"\n{all}\n")).unwrap();
+    assert_eq!(s.policies[0].ttl.ttl(Tier::L2, ObjectKind::Invoice), Duration::from_secs(4 * 3_600));
+}
