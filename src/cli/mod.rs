@@ -63,6 +63,9 @@ pub struct ScenarioArgs {
     /// Run this policy of the scenario (`run` only; by default the first).
     #[arg(long)]
     pub policy: Option<String>,
+    /// A pricing file overriding any of the default AWS prices (see pricing/aws-us-east-1.toml).
+    #[arg(long)]
+    pub pricing: Option<PathBuf>,
     /// Where results go: `<results>/<scenario>/<run-id>/`.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,

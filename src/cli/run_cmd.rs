@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use super::{EXIT_INTERRUPTED, Interrupted, ScenarioArgs, UsageError};
 use crate::backends::{Lifetime, provision};
 use crate::clock::{Clock, SystemClock};
+use crate::cost::Pricing;
 use crate::harness::run_policy;
 use crate::report::{PolicyResult, RunResult, SCHEMA_VERSION, result_dir, terminal_table, write_all};
 use crate::scenario::Scenario;
@@ -38,6 +39,10 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
                 ))
             })?]
         }
+    };
+    let pricing = match &args.pricing {
+        Some(path) => Pricing::from_file(path).map_err(|e| UsageError(e.to_string()))?,
+        None => Pricing::defaults(),
     };
     let config = args.backend.config();
     let backends = tokio::select! {
@@ -76,7 +81,7 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
     let mut outcome = Ok(());
     for i in indexes {
         match run_policy(&scenario, i, &backends.endpoints, &id, stop_rx.clone()).await {
-            Ok(run) => result.policies.push(PolicyResult::from_run(&run)),
+            Ok(run) => result.policies.push(PolicyResult::from_run(&run, &pricing)),
             Err(e) => {
                 outcome = Err(e);
                 break;

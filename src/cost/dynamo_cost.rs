@@ -12,7 +12,7 @@ use super::usage::Usage;
 /// Provisioned units for a peak: ceil(peak units/s / target utilisation), at
 /// least 1 (100/s at 0.70 -> 143).
 pub fn provisioned_units(peak_units_per_s: f64, target_utilisation: f64) -> u64 {
-    // The tolerance keeps 70 / 0.7 = 100.00000000000001 at 100.
+    // The tolerance keeps 21 / 0.7 = 30.000000000000004 at 30.
     ((peak_units_per_s / target_utilisation - 1e-9).ceil() as u64).max(1)
 }
 
@@ -133,6 +133,7 @@ mod tests {
     fn provisioned_capacity_is_peak_over_target_utilisation() {
         assert_eq!(provisioned_units(100.0, 0.70), 143); // 142.86 -> 143
         assert_eq!(provisioned_units(70.0, 0.70), 100);
+        assert_eq!(provisioned_units(21.0, 0.70), 30); // 30.000000000000004 in f64
         assert_eq!(provisioned_units(35.0, 0.70), 50);
         assert_eq!(provisioned_units(0.0, 0.70), 1);
         let mut u = one_hour();

@@ -9,7 +9,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::progress::Progress;
+use super::usage::UsageTally;
 use crate::chain::{CacheChain, ChainCounters, ChainError, Served};
+use crate::clock::{Clock, SystemClock};
 use crate::metrics::{Outcome, RunMetrics, Sample};
 use crate::mock::MockHandle;
 use crate::origin::{OriginError, StripeHttp};
@@ -44,6 +46,8 @@ pub struct CallerReport {
     pub cold_starts: u64,
     /// Origin answers that were 429s.
     pub rate_limited: u64,
+    /// What it used, for the cost model.
+    pub usage: UsageTally,
 }
 
 /// Shared context of every caller.
@@ -59,7 +63,31 @@ pub struct Context {
     pub factory: ChainFactory,
 }
 
-/// Serves one request and measures it.
+/// Reads `key` through `chain` and measures it against the truth: the sample
+/// (times from `t0`; stale when the served version had been superseded at
+/// serve time) and the chain's answer.
+pub async fn measured_read(
+    chain: &LiveChain,
+    truth: &MockHandle,
+    t0: Instant,
+    intended: Duration,
+    key: &CacheKey,
+) -> (Sample, Result<Served, ChainError>) {
+    let started = t0.elapsed();
+    let result = chain.read(key).await;
+    let finished = t0.elapsed();
+    let (outcome, stale_age) = match &result {
+        Ok(Served { layer, entry }) => {
+            let now = SystemClock.now();
+            let stale = truth.superseded_at(key, entry.version).filter(|t| *t <= now).map(|t| now.since(t));
+            (Outcome::from(*layer), stale)
+        }
+        Err(_) => (Outcome::Error, None),
+    };
+    (Sample { intended, started, finished, outcome, stale_age }, result)
+}
+
+/// Serves one request and records it.
 async fn serve(
     ctx: &Context,
     chain: &LiveChain,
@@ -67,24 +95,12 @@ async fn serve(
     key: &CacheKey,
     report: &mut CallerReport,
 ) {
-    let started = ctx.t0.elapsed();
-    let result = chain.read(key).await;
-    let finished = ctx.t0.elapsed();
-    let (outcome, stale_age) = match &result {
-        Ok(Served { layer, entry }) => {
-            let now = crate::clock::Clock::now(&crate::clock::SystemClock);
-            let stale =
-                ctx.truth.superseded_at(key, entry.version).filter(|t| *t <= now).map(|t| now.since(t));
-            (Outcome::from(*layer), stale)
-        }
-        Err(e) => {
-            if matches!(e, ChainError::Origin(OriginError::RateLimited { .. })) {
-                report.rate_limited += 1;
-            }
-            (Outcome::Error, None)
-        }
-    };
-    let sample = Sample { intended, started, finished, outcome, stale_age };
+    let (sample, result) = measured_read(chain, &ctx.truth, ctx.t0, intended, key).await;
+    if matches!(result, Err(ChainError::Origin(OriginError::RateLimited { .. }))) {
+        report.rate_limited += 1;
+    }
+    let served = result.as_ref().ok().map(|s| (s.layer, s.entry.data.len() as u64));
+    report.usage.record_request(sample.finished.saturating_sub(sample.started), served);
     ctx.progress.record(&sample);
     report.metrics.record(&sample);
 }
@@ -104,12 +120,14 @@ pub async fn open_loop(
         return report;
     }
     while let Some(job) = jobs.recv().await {
-        if cold.swap(false, Ordering::Relaxed)
-            && let Some(fresh) = (ctx.factory)().await
-        {
-            report.chain += chain.stats().snapshot();
-            chain = fresh;
-            report.cold_starts += 1;
+        if cold.swap(false, Ordering::Relaxed) {
+            let init = Instant::now();
+            if let Some(fresh) = (ctx.factory)().await {
+                report.usage.record_cold_start(init.elapsed());
+                report.chain += chain.stats().snapshot();
+                chain = fresh;
+                report.cold_starts += 1;
+            }
         }
         serve(&ctx, &chain, job.intended, &job.key, &mut report).await;
         if free.send(id).await.is_err() {

@@ -5,6 +5,7 @@
 pub mod callers;
 mod mutations;
 pub mod progress;
+pub mod usage;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -16,10 +17,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use self::callers::{CallerReport, ChainFactory, Context};
+use self::usage::UsageTally;
 pub use self::webhooks::WebhookCounts;
 use crate::backends::Endpoints;
 use crate::chain::{CacheChain, ChainCounters, TtlPolicy, WebhookHandler};
 use crate::clock::SystemClock;
+use crate::cost::{DynamoStorage, RedisCommand, RedisWorkingSet, Usage};
 use crate::metrics::RunMetrics;
 use crate::mock::{CounterSnapshot, MockConfig, MockError, MockStripe, WebhookEndpointConfig};
 use crate::origin::{StripeHttp, StripeHttpOptions};
@@ -66,6 +69,8 @@ pub struct PolicyRun {
     pub cold_starts: u64,
     /// Wall time from the first intended start to the last answer.
     pub wall: Duration,
+    /// What the run used, in the cost model's terms.
+    pub usage: Usage,
     /// Whether Ctrl-C cut it short.
     pub interrupted: bool,
 }
@@ -252,14 +257,17 @@ pub async fn run_policy(
     }
     let _ = reporter.await;
     let (mut chain, mut rate_limited, mut cold_starts) = (ChainCounters::default(), 0, 0);
+    let mut tally = UsageTally::default();
     for r in &reports {
         metrics.merge(&r.metrics);
         chain += r.chain;
         rate_limited += r.rate_limited;
         cold_starts += r.cold_starts;
+        tally.merge(&r.usage);
     }
     let webhooks = hook.stop().await;
     let stripe = mock.handle().counters();
+    let usage = usage_of(tally, &metrics, &chain, &webhooks, &stripe, &universe, scenario, wall);
     let _ = mock.stop().await;
     let _ = owner.client().delete_table().table_name(owner.table()).send().await;
     Ok(PolicyRun {
@@ -272,8 +280,57 @@ pub async fn run_policy(
         rate_limited,
         cold_starts,
         wall,
+        usage,
         interrupted: *stop.borrow(),
     })
+}
+
+/// The cost model's input: the callers' tallies, plus invalidations, the
+/// working set (distinct keys filled, at the mean entry size) and Stripe calls.
+#[allow(clippy::too_many_arguments)]
+fn usage_of(
+    mut tally: UsageTally,
+    metrics: &RunMetrics,
+    chain: &ChainCounters,
+    webhooks: &WebhookCounts,
+    stripe: &CounterSnapshot,
+    universe: &KeyUniverse,
+    scenario: &Scenario,
+    wall: Duration,
+) -> Usage {
+    let sets = tally.redis.count(RedisCommand::Set).max(1);
+    let set_bytes = tally
+        .redis
+        .ops
+        .sum_by(|op| if op.command == RedisCommand::Set { op.transferred_bytes as f64 } else { 0.0 });
+    let mean_envelope = (set_bytes / sets as f64) as u64;
+    let mean_data = mean_envelope.saturating_sub(usage::ENVELOPE_OVERHEAD_BYTES);
+    tally.record_invalidations(webhooks.keys_invalidated, mean_data);
+    let peak = metrics.seconds.iter().map(|s| s.counts.origin + s.counts.errors).max().unwrap_or(0);
+    let mut usage = tally.into_usage(
+        wall.as_secs_f64().max(1e-3),
+        metrics.counts.requests,
+        stripe.requests,
+        peak as f64,
+        scenario.stripe.live_mode,
+    );
+    // Every kind of key can be cached once per customer (invoices per invoice).
+    let key_space = (universe.customers.len() * 3 + universe.invoices.len()) as u64;
+    let keys = (chain.l1_fills + chain.promotions).min(key_space);
+    usage.redis.working_set = RedisWorkingSet {
+        keys,
+        keys_with_ttl: keys,
+        key_bytes_total: keys * 40,
+        value_bytes_total: keys * mean_envelope,
+    };
+    let items = chain.l2_fills.min(key_space);
+    usage.dynamodb.storage = DynamoStorage {
+        item_count: items,
+        item_bytes_total: items * (mean_data + usage::ITEM_OVERHEAD_BYTES),
+        gsi_item_count: items,
+        gsi_bytes_total: items * (mean_data + usage::ITEM_OVERHEAD_BYTES),
+    };
+    usage
 }
 
 async fn join(tasks: Vec<tokio::task::JoinHandle<CallerReport>>) -> Vec<CallerReport> {

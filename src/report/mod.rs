@@ -13,6 +13,7 @@ pub use self::files::{result_dir, write_all, write_atomic};
 pub use self::table::{frontier, terminal_table};
 use crate::backends::BackendKind;
 use crate::chain::{ChainCounters, Tier, TtlPolicy};
+use crate::cost::{CostBreakdown, CostOptions, Pricing, Usage, estimate};
 use crate::harness::{PolicyRun, WebhookCounts};
 use crate::metrics::RunMetrics;
 use crate::mock::CounterSnapshot;
@@ -112,6 +113,11 @@ pub struct Summary {
     pub dropped: u64,
     /// Requests sent later than 1 ms after their intended start.
     pub late: u64,
+    /// Estimated AWS cost per month at this run's rate (default pricing and
+    /// deployment); `None` when the estimate failed.
+    pub cost_per_month_usd: Option<f64>,
+    /// Share of the Stripe account limit left at the run's peak second, %.
+    pub stripe_headroom_pct: Option<f64>,
 }
 
 /// One policy's results.
@@ -132,6 +138,12 @@ pub struct PolicyResult {
     pub stripe: CounterSnapshot,
     /// What the webhook endpoint saw.
     pub webhooks: WebhookCounts,
+    /// What the run used, as the cost model counts it.
+    pub usage: Usage,
+    /// The cost estimate (default pricing file and deployment).
+    pub cost: Option<CostBreakdown>,
+    /// Why there is no cost estimate.
+    pub cost_error: Option<String>,
     /// Lambda cold starts simulated.
     pub cold_starts: u64,
     /// Wall seconds the policy ran.
@@ -145,8 +157,12 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 impl PolicyResult {
-    /// The result of a finished policy run.
-    pub fn from_run(run: &PolicyRun) -> Self {
+    /// The result of a finished policy run, its cost estimated with `pricing`.
+    pub fn from_run(run: &PolicyRun, pricing: &Pricing) -> Self {
+        let (cost, cost_error) = match estimate(&run.usage, pricing, &CostOptions::default()) {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         let m = &run.metrics;
         let c = &m.counts;
         let all = m.corrected_all();
@@ -168,6 +184,8 @@ impl PolicyResult {
             errors: c.errors,
             dropped: c.dropped,
             late: c.late,
+            cost_per_month_usd: cost.as_ref().map(|c| c.total.per_month_usd),
+            stripe_headroom_pct: cost.as_ref().map(|c| c.stripe.headroom_pct),
         };
         PolicyResult {
             name: run.name.clone(),
@@ -177,6 +195,9 @@ impl PolicyResult {
             chain: run.chain,
             stripe: run.stripe,
             webhooks: run.webhooks,
+            usage: run.usage.clone(),
+            cost,
+            cost_error,
             cold_starts: run.cold_starts,
             wall_s,
             interrupted: run.interrupted,

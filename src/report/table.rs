@@ -18,10 +18,10 @@ pub fn frontier(objectives: &[Vec<f64>]) -> Vec<bool> {
         .collect()
 }
 
-/// The objectives the frontier weighs: Stripe calls/s (the cost driver the
-/// run measures directly), stale-read ratio, corrected p99.
+/// The objectives the frontier weighs: monthly cost, stale-read ratio,
+/// corrected p99 (a policy without a cost estimate counts as the most costly).
 fn objectives(p: &PolicyResult) -> Vec<f64> {
-    vec![p.summary.stripe_calls_per_s, p.summary.stale_read_ratio, p.summary.p99_ms]
+    vec![p.summary.cost_per_month_usd.unwrap_or(f64::INFINITY), p.summary.stale_read_ratio, p.summary.p99_ms]
 }
 
 /// One row per policy: hit ratios, latency, staleness, Stripe calls and 429s.
@@ -30,7 +30,7 @@ pub fn terminal_table(result: &RunResult) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<16} {:>8} {:>6} {:>6} {:>7} {:>8} {:>8} {:>9} {:>8} {:>7} {:>8} {:>6} {:>6}  frontier",
+        "{:<16} {:>8} {:>6} {:>6} {:>7} {:>8} {:>8} {:>9} {:>8} {:>7} {:>8} {:>6} {:>6} {:>10}  frontier",
         "policy",
         "requests",
         "L1 %",
@@ -43,13 +43,14 @@ pub fn terminal_table(result: &RunResult) -> String {
         "Stripe/s",
         "429s",
         "errors",
-        "drop"
+        "drop",
+        "$/month"
     );
     for (p, on) in result.policies.iter().zip(front) {
         let s = &p.summary;
         let _ = writeln!(
             out,
-            "{:<16} {:>8} {:>6.1} {:>6.1} {:>7.2} {:>8.2} {:>8.2} {:>9.2} {:>8.2} {:>7.1} {:>8} {:>6} {:>6}  {}",
+            "{:<16} {:>8} {:>6.1} {:>6.1} {:>7.2} {:>8.2} {:>8.2} {:>9.2} {:>8.2} {:>7.1} {:>8} {:>6} {:>6} {:>10}  {}",
             p.name,
             s.requests,
             s.l1_hit_ratio * 100.0,
@@ -63,11 +64,13 @@ pub fn terminal_table(result: &RunResult) -> String {
             s.stripe_429s,
             s.errors,
             s.dropped,
+            s.cost_per_month_usd.map_or("n/a".to_owned(), |c| format!("{c:.2}")),
             if on { "*" } else { "" }
         );
     }
     out.push_str(
-        "frontier (*): no other policy has fewer Stripe calls/s, fewer stale reads and a lower p99 at once\n",
+        "frontier (*): no other policy is cheaper, less stale and faster (p99) at once; \
+         $/month at this run's rate with the default pricing and deployment\n",
     );
     out
 }

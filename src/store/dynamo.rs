@@ -128,8 +128,15 @@ impl DynamoL2 {
     /// # Errors
     /// When DynamoDB does not answer, or the table exists with another layout.
     pub async fn connect(options: &DynamoOptions) -> Result<Self, StoreError> {
+        // Table set-up is not on the request path: give it a patient client
+        // (a DynamoDB Local that just started answers its first calls slowly).
+        let admin = DynamoOptions {
+            operation_timeout: options.operation_timeout.max(Duration::from_secs(30)),
+            max_attempts: options.max_attempts.max(3),
+            ..options.clone()
+        };
+        table::ensure(&client(&admin).await, &options.table).await?;
         let client = client(options).await;
-        table::ensure(&client, &options.table).await?;
         Ok(DynamoL2 {
             client,
             table: options.table.name.clone(),

@@ -1,0 +1,120 @@
+//! What a live run used, in the cost model's terms: Lambda invocations and
+//! billed time, Redis commands and bytes, DynamoDB reads and writes by size,
+//! Stripe calls. Each caller tallies its own; the run adds them up.
+
+use std::time::Duration;
+
+use crate::chain::Layer;
+use crate::cost::{
+    Consistency, DynamoUsage, GsiWrite, ItemWrite, LambdaUsage, RedisCommand, RedisUsage, StripeMode,
+    StripeUsage, Usage, WriteMode,
+};
+
+/// Bytes a DynamoDB item carries beyond its `data`: keys, GSI keys, version,
+/// times, checksum and attribute names (measured on tierbench's layout: ~250 B).
+pub const ITEM_OVERHEAD_BYTES: u64 = 250;
+/// Bytes of the L1 envelope beyond `data` (version, times, checksum, names).
+pub const ENVELOPE_OVERHEAD_BYTES: u64 = 200;
+
+/// One caller's usage.
+#[derive(Clone, Debug, Default)]
+pub struct UsageTally {
+    /// Lambda invocations and billed time.
+    pub lambda: LambdaUsage,
+    /// Redis commands and bytes.
+    pub redis: RedisUsage,
+    /// DynamoDB reads and writes.
+    pub dynamodb: DynamoUsage,
+}
+
+impl UsageTally {
+    /// Counts one request that took `service` (billed Lambda time) and was served
+    /// by `layer` with `data_bytes` of Stripe JSON (`None`: it failed).
+    pub fn record_request(&mut self, service: Duration, served: Option<(Layer, u64)>) {
+        self.lambda.record_invocation(service);
+        let envelope = |data: u64| data + ENVELOPE_OVERHEAD_BYTES;
+        let item = |data: u64| data + ITEM_OVERHEAD_BYTES;
+        match served {
+            Some((Layer::L1, data)) => self.redis.record(RedisCommand::Get, envelope(data)),
+            Some((Layer::L2, data)) => {
+                self.redis.record(RedisCommand::Get, 0);
+                self.dynamodb.record_read(Consistency::Eventual, item(data));
+                self.redis.record(RedisCommand::Set, envelope(data));
+            }
+            Some((Layer::Origin, data)) => {
+                self.redis.record(RedisCommand::Get, 0);
+                self.dynamodb.record_read(Consistency::Eventual, 0);
+                self.redis.record(RedisCommand::Set, envelope(data));
+                // The refill of an existing item moves its gsi1sk (a GSI delete +
+                // put); a first fill does not. Counted as moved: the upper bound.
+                self.dynamodb.record_write(ItemWrite {
+                    item_bytes: item(data),
+                    mode: WriteMode::Standard,
+                    gsi: vec![GsiWrite { projected_bytes: item(data), key_changed: true }],
+                });
+            }
+            None => {
+                self.redis.record(RedisCommand::Get, 0);
+                self.dynamodb.record_read(Consistency::Eventual, 0);
+            }
+        }
+    }
+
+    /// Counts a cold start whose connections took `init` to open.
+    pub fn record_cold_start(&mut self, init: Duration) {
+        self.lambda.record_cold_start(init);
+    }
+
+    /// Adds another caller's tally.
+    pub fn merge(&mut self, o: &UsageTally) {
+        self.lambda.invocations += o.lambda.invocations;
+        self.lambda.billed_duration_ms_total += o.lambda.billed_duration_ms_total;
+        self.lambda.cold_starts += o.lambda.cold_starts;
+        self.lambda.init_billed_ms_total += o.lambda.init_billed_ms_total;
+        self.redis.ops.merge(&o.redis.ops);
+        self.dynamodb.reads.merge(&o.dynamodb.reads);
+        self.dynamodb.queries.merge(&o.dynamodb.queries);
+        self.dynamodb.writes.merge(&o.dynamodb.writes);
+    }
+
+    /// Counts `keys` invalidations of entries of about `data_bytes` each (a
+    /// Redis DEL and a DynamoDB UpdateItem apiece).
+    pub fn record_invalidations(&mut self, keys: u64, data_bytes: u64) {
+        self.redis
+            .ops
+            .record_n(crate::cost::RedisOp { command: RedisCommand::Del, transferred_bytes: 0 }, keys);
+        let write = ItemWrite {
+            item_bytes: data_bytes + ITEM_OVERHEAD_BYTES,
+            mode: WriteMode::Standard,
+            gsi: vec![],
+        };
+        self.dynamodb.writes.record_n(write, keys);
+    }
+
+    /// The cost model's input for a run of `run_duration_s` that made
+    /// `stripe_calls` (at most `peak_calls_per_s` in one second).
+    pub fn into_usage(
+        self,
+        run_duration_s: f64,
+        requests: u64,
+        stripe_calls: u64,
+        peak_calls_per_s: f64,
+        live_mode: bool,
+    ) -> Usage {
+        Usage {
+            run_duration_s,
+            requests,
+            lambda: self.lambda,
+            redis: self.redis,
+            dynamodb: self.dynamodb,
+            stripe: StripeUsage {
+                mode: if live_mode { StripeMode::Live } else { StripeMode::Test },
+                calls: stripe_calls,
+                peak_calls_per_s: Some(peak_calls_per_s),
+                request_bytes: stripe_calls * 400,
+                response_bytes: 0,
+            },
+            ..Usage::default()
+        }
+    }
+}
