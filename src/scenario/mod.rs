@@ -1,4 +1,4 @@
-//! Scenario files: the raw TOML mirror ([`raw`]) validated into a [`Scenario`]
+//! Scenario files: a raw serde mirror of the TOML, validated into a [`Scenario`]
 //! the rest of tierbench uses. Every error names the file, line and key.
 
 mod raw;

@@ -1,0 +1,159 @@
+//! Harness overhead on a 100 % L1-hit workload against `redis-benchmark` on the
+//! same Redis (BENCHMARKS.md): C Lambda-like callers, each with its own
+//! connection and one request in flight, doing what a live run does per
+//! request (chain read with checksum, truth lookup for staleness, histogram
+//! record), vs `redis-benchmark -t get -c C -d <envelope size>` (no pipelining).
+//! Rounds are interleaved; the figure is the median ratio. Also prints the RSS
+//! of a 1M-key workload (universe, Zipf sampler, schedule, metrics).
+//!
+//! `cargo bench --bench harness_overhead [-- --callers 8 --seconds 5 --rounds 3]`
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tierbench::backends::{BackendChoice, BackendConfig, Lifetime, provision};
+use tierbench::chain::{CacheChain, TtlPolicy};
+use tierbench::clock::SystemClock;
+use tierbench::harness::callers::{LiveChain, measured_read};
+use tierbench::metrics::RunMetrics;
+use tierbench::mock::{MockConfig, MockStripe};
+use tierbench::origin::{StripeHttp, StripeHttpOptions};
+use tierbench::scenario::Scenario;
+use tierbench::store::{DynamoL2, RedisL1};
+use tierbench::stripe::{CacheKey, ObjectKind};
+use tierbench::workload::{KeyUniverse, Workload};
+
+fn arg(name: &str, default: u64) -> u64 {
+    std::env::args().skip_while(|a| a != name).nth(1).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.to_owned()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// requests/s of `redis-benchmark -t get -c callers -d size` (CSV `rps` column).
+fn redis_benchmark_rps(port: u16, callers: u64, size: usize, n: u64) -> Option<f64> {
+    let out = std::process::Command::new("timeout")
+        .args(["120", "redis-benchmark", "-p", &port.to_string(), "-c", &callers.to_string()])
+        .args(["-n", &n.to_string(), "-t", "get", "-d", &size.to_string(), "--csv"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text.lines().find(|l| l.starts_with("\"GET\""))?;
+    row.split(',').nth(1)?.trim_matches('"').parse().ok()
+}
+
+async fn ours(
+    chains: &[Arc<LiveChain>],
+    keys: &[CacheKey],
+    mock: &tierbench::mock::MockHandle,
+    seconds: u64,
+) -> f64 {
+    let t0 = tokio::time::Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let tasks: Vec<_> = chains
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, chain)| {
+            let (keys, mock) = (keys.to_vec(), mock.clone());
+            tokio::spawn(async move {
+                let mut metrics = RunMetrics::default();
+                let mut n = i;
+                while Instant::now() < deadline {
+                    let key = &keys[n % keys.len()];
+                    let (sample, _) = measured_read(&chain, &mock, t0, t0.elapsed(), key).await;
+                    metrics.record(&sample);
+                    n += 7;
+                }
+                metrics.counts.requests
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap_or(0);
+    }
+    total as f64 / seconds as f64
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let (callers, seconds, rounds) = (arg("--callers", 8), arg("--seconds", 5), arg("--rounds", 3));
+    let backends = provision(BackendChoice::Local, &BackendConfig::default(), Lifetime::Scoped).await?;
+    let mock = MockStripe::spawn(MockConfig::unthrottled()).await?;
+    let clock = SystemClock::shared();
+    let l2 = DynamoL2::connect(&backends.endpoints.dynamo_options()).await?;
+    let mut chains = Vec::new();
+    for _ in 0..callers {
+        let http =
+            StripeHttp::new(StripeHttpOptions { base_url: mock.url(), ..Default::default() }, clock.clone())?;
+        let l1 = RedisL1::connect(&backends.endpoints.redis_options()).await?;
+        chains.push(Arc::new(CacheChain::new(l1, l2.clone(), http, TtlPolicy::default(), clock.clone())));
+    }
+    let keys: Vec<CacheKey> = mock
+        .handle()
+        .customer_ids(None)
+        .into_iter()
+        .take(200)
+        .map(|id| CacheKey::new(ObjectKind::Customer, id))
+        .collect();
+    for k in &keys {
+        chains[0].read(k).await?; // warm: every later read is an L1 hit
+    }
+    let envelope = chains[0].l1().raw_get(&keys[0]).await?.map_or(1_000, |v| v.len());
+    let port: u16 =
+        backends.endpoints.redis_url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(6379);
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let a = ours(&chains, &keys, mock.handle(), seconds).await;
+        let b = redis_benchmark_rps(port, callers, envelope, (a * seconds as f64) as u64).unwrap_or(f64::NAN);
+        println!(
+            "round {round}: tierbench {a:>9.0} req/s   redis-benchmark -c {callers} -d {envelope} {b:>9.0} req/s   ratio {:.3}",
+            a / b
+        );
+        ratios.push(a / b);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let hits = chains.iter().map(|c| c.stats().snapshot().l1_hits).sum::<u64>();
+    let misses = chains.iter().map(|c| c.stats().snapshot().l1_misses).sum::<u64>();
+    println!(
+        "median ratio {:.3} (target >= 0.8); L1 hits {hits}, misses {misses} (warm-up)",
+        ratios[ratios.len() / 2]
+    );
+    mock.stop().await?;
+    backends.stop().await?;
+
+    // Memory of a 1M-key workload: the key universe, a Zipf sampler over it,
+    // a 60 s schedule at 1,000 req/s drawn through, and the run's metrics.
+    let before = rss_kb();
+    let universe = KeyUniverse {
+        customers: (0..1_000_000u64).map(|i| (None, format!("cus_{i:014}"))).collect(),
+        invoices: Vec::new(),
+    };
+    let text = "duration = \"60s\"\n[workload]\npopularity = { kind = \"zipf\", s = 0.99 }\narrival = { kind = \"poisson\", rate_per_s = 1000 }\n";
+    let scenario = Scenario::parse(Path::new("bench.toml"), text)?;
+    let mut metrics = RunMetrics::default();
+    let mut n = 0u64;
+    for req in Workload::new(&scenario, universe) {
+        metrics.record(&tierbench::metrics::Sample {
+            intended: req.intended,
+            started: req.intended,
+            finished: req.intended + Duration::from_micros(300),
+            outcome: tierbench::metrics::Outcome::L1,
+            stale_age: None,
+        });
+        n += 1;
+    }
+    println!(
+        "1M-key workload: {n} requests drawn; RSS {} MB (before {} MB; target <= 150 MB)",
+        rss_kb() / 1024,
+        before / 1024
+    );
+    Ok(())
+}
