@@ -35,11 +35,9 @@ pub struct Job {
     pub key: CacheKey,
 }
 
-/// What a caller measured.
+/// What a caller measured (its samples went to the run's recorder).
 #[derive(Debug, Default)]
 pub struct CallerReport {
-    /// Its requests.
-    pub metrics: RunMetrics,
     /// Its chains' counters (all of them, across cold starts).
     pub chain: ChainCounters,
     /// Cold starts it went through.
@@ -61,6 +59,9 @@ pub struct Context {
     pub progress: Arc<Progress>,
     /// Makes chains.
     pub factory: ChainFactory,
+    /// The run's one recorder: callers send samples instead of each keeping
+    /// histograms (hundreds of callers x per-second histograms would not fit).
+    pub samples: mpsc::UnboundedSender<Sample>,
 }
 
 /// Reads `key` through `chain` and measures it against the truth: the sample
@@ -102,7 +103,7 @@ async fn serve(
     let served = result.as_ref().ok().map(|s| (s.layer, s.entry.data.len() as u64));
     report.usage.record_request(sample.finished.saturating_sub(sample.started), served);
     ctx.progress.record(&sample);
-    report.metrics.record(&sample);
+    let _ = ctx.samples.send(sample);
 }
 
 /// Runs one open-loop caller: serves jobs from `jobs` until the channel closes,

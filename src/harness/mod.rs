@@ -23,7 +23,7 @@ use crate::backends::Endpoints;
 use crate::chain::{CacheChain, ChainCounters, TtlPolicy, WebhookHandler};
 use crate::clock::SystemClock;
 use crate::cost::{DynamoStorage, RedisCommand, RedisWorkingSet, Usage};
-use crate::metrics::RunMetrics;
+use crate::metrics::{RunMetrics, Sample};
 use crate::mock::{CounterSnapshot, MockConfig, MockError, MockStripe, WebhookEndpointConfig};
 use crate::origin::{StripeHttp, StripeHttpOptions};
 use crate::rng::mix;
@@ -175,7 +175,15 @@ pub async fn run_policy(
     let universe = universe(mock.handle());
     let progress = Arc::new(progress::Progress::default());
     let t0 = Instant::now();
-    let ctx = Context { t0, truth: mock.handle().clone(), progress: progress.clone(), factory };
+    let (samples, mut recorded) = mpsc::unbounded_channel::<Sample>();
+    let recorder = tokio::spawn(async move {
+        let mut m = RunMetrics::default();
+        while let Some(s) = recorded.recv().await {
+            m.record(&s);
+        }
+        m
+    });
+    let ctx = Context { t0, truth: mock.handle().clone(), progress: progress.clone(), factory, samples };
     let (done_tx, done_rx) = watch::channel(false);
     let mut background = Vec::new();
     if scenario.mutations.rate_per_s > 0.0 {
@@ -251,6 +259,10 @@ pub async fn run_policy(
         }
     };
     let wall = t0.elapsed();
+    drop(ctx); // the last sender: the recorder ends once callers have finished
+    if let Ok(recorded) = recorder.await {
+        metrics.merge(&recorded);
+    }
     let _ = done_tx.send(true);
     for b in background {
         let _ = b.await;
@@ -259,7 +271,6 @@ pub async fn run_policy(
     let (mut chain, mut rate_limited, mut cold_starts) = (ChainCounters::default(), 0, 0);
     let mut tally = UsageTally::default();
     for r in &reports {
-        metrics.merge(&r.metrics);
         chain += r.chain;
         rate_limited += r.rate_limited;
         cold_starts += r.cold_starts;
