@@ -10,6 +10,7 @@ use crate::backends::{Lifetime, provision};
 use crate::clock::{Clock, SystemClock};
 use crate::cost::Pricing;
 use crate::harness::run_policy;
+use crate::metrics::RunMetrics;
 use crate::report::{PolicyResult, RunResult, SCHEMA_VERSION, result_dir, terminal_table, write_all};
 use crate::scenario::Scenario;
 
@@ -80,7 +81,28 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
     eprintln!("backends: {:?} ({})", backends.kind, backends.endpoints.describe());
     let mut outcome = Ok(());
     for i in indexes {
-        match run_policy(&scenario, i, &backends.endpoints, &id, stop_rx.clone()).await {
+        // Flush what the running policy measured every few seconds, so a crash
+        // or a kill loses little; the final write below replaces it.
+        let (partial_tx, mut partial_rx) = watch::channel(RunMetrics::default());
+        let flusher = {
+            let (mut interim, dir) = (result.clone(), dir.clone());
+            let done_before = interim.policies.len();
+            let (name, ttl) = (scenario.policies[i].name.clone(), scenario.scaled_policy(i));
+            tokio::spawn(async move {
+                while partial_rx.changed().await.is_ok() {
+                    let metrics = partial_rx.borrow_and_update().clone();
+                    interim.policies.truncate(done_before);
+                    interim.policies.push(PolicyResult::partial(&name, &ttl, metrics));
+                    interim.finished_at = SystemClock.now().to_iso8601();
+                    if let Err(e) = write_all(&dir, &interim) {
+                        eprintln!("warning: cannot flush partial results to {}: {e}", dir.display());
+                    }
+                }
+            })
+        };
+        let ran = run_policy(&scenario, i, &backends.endpoints, &id, stop_rx.clone(), Some(partial_tx)).await;
+        let _ = flusher.await;
+        match ran {
             Ok(run) => result.policies.push(PolicyResult::from_run(&run, &pricing)),
             Err(e) => {
                 outcome = Err(e);

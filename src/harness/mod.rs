@@ -34,6 +34,9 @@ use crate::workload::{KeyUniverse, Workload};
 /// Requests may finish this long after the schedule ends before the rest count as dropped.
 const GRACE: Duration = Duration::from_secs(10);
 
+/// How often a running policy's measurements are handed out to be flushed.
+pub const PARTIAL_EVERY: Duration = Duration::from_secs(5);
+
 /// Why a live run could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
@@ -120,7 +123,8 @@ fn universe(handle: &crate::mock::MockHandle) -> KeyUniverse {
 }
 
 /// Runs policy `index` of `scenario` with fresh caches (its own table and key
-/// prefix) until the schedule ends or `stop` turns true.
+/// prefix) until the schedule ends or `stop` turns true, handing the
+/// measurements so far to `partial` every [`PARTIAL_EVERY`] (for flushing).
 ///
 /// # Errors
 /// [`HarnessError`] when setting up fails; failures during the run are measured, not returned.
@@ -130,6 +134,7 @@ pub async fn run_policy(
     endpoints: &Endpoints,
     run_id: &str,
     stop: watch::Receiver<bool>,
+    partial: Option<watch::Sender<RunMetrics>>,
 ) -> Result<PolicyRun, HarnessError> {
     let policy = scenario.scaled_policy(index);
     let mock = MockStripe::spawn(mock_config(scenario)).await?;
@@ -178,8 +183,20 @@ pub async fn run_policy(
     let (samples, mut recorded) = mpsc::unbounded_channel::<Sample>();
     let recorder = tokio::spawn(async move {
         let mut m = RunMetrics::default();
-        while let Some(s) = recorded.recv().await {
-            m.record(&s);
+        let mut flush = tokio::time::interval(PARTIAL_EVERY);
+        flush.tick().await;
+        loop {
+            tokio::select! {
+                s = recorded.recv() => match s {
+                    Some(s) => m.record(&s),
+                    None => break,
+                },
+                _ = flush.tick(), if partial.is_some() => {
+                    if let Some(p) = &partial {
+                        p.send_replace(m.clone());
+                    }
+                }
+            }
         }
         m
     });

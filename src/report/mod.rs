@@ -163,34 +163,11 @@ impl PolicyResult {
             Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        let m = &run.metrics;
-        let c = &m.counts;
-        let all = m.corrected_all();
         let wall_s = run.wall.as_secs_f64().max(1e-9);
-        let summary = Summary {
-            requests: c.requests,
-            requests_per_s: c.requests as f64 / wall_s,
-            l1_hit_ratio: c.l1_ratio(),
-            l2_hit_ratio: c.l2_ratio(),
-            origin_ratio: if c.requests == 0 { 0.0 } else { c.origin as f64 / c.requests as f64 },
-            stale_read_ratio: c.stale_ratio(),
-            p50_ms: ms(all.quantile(0.5)),
-            p99_ms: ms(all.quantile(0.99)),
-            p999_ms: ms(all.quantile(0.999)),
-            uncorrected_p99_ms: ms(m.uncorrected_all().quantile(0.99)),
-            stripe_calls: run.stripe.requests,
-            stripe_calls_per_s: run.stripe.requests as f64 / wall_s,
-            stripe_429s: run.stripe.rate_limited.total(),
-            errors: c.errors,
-            dropped: c.dropped,
-            late: c.late,
-            cost_per_month_usd: cost.as_ref().map(|c| c.total.per_month_usd),
-            stripe_headroom_pct: cost.as_ref().map(|c| c.stripe.headroom_pct),
-        };
         PolicyResult {
             name: run.name.clone(),
             ttl: TtlView::from(&run.ttl),
-            summary,
+            summary: summarize(&run.metrics, &run.stripe, wall_s, cost.as_ref()),
             metrics: run.metrics.clone(),
             chain: run.chain,
             stripe: run.stripe,
@@ -202,5 +179,50 @@ impl PolicyResult {
             wall_s,
             interrupted: run.interrupted,
         }
+    }
+
+    /// A policy still running: what its requests measured so far, nothing else.
+    pub fn partial(name: &str, ttl: &TtlPolicy, metrics: RunMetrics) -> Self {
+        let wall_s = metrics.seconds.last().map_or(1.0, |s| s.second as f64 + 1.0);
+        PolicyResult {
+            name: name.to_owned(),
+            ttl: TtlView::from(ttl),
+            summary: summarize(&metrics, &CounterSnapshot::default(), wall_s, None),
+            metrics,
+            chain: ChainCounters::default(),
+            stripe: CounterSnapshot::default(),
+            webhooks: WebhookCounts::default(),
+            usage: Usage::default(),
+            cost: None,
+            cost_error: Some("partial: the policy was still running when this was written".into()),
+            cold_starts: 0,
+            wall_s,
+            interrupted: false,
+        }
+    }
+}
+
+fn summarize(m: &RunMetrics, stripe: &CounterSnapshot, wall_s: f64, cost: Option<&CostBreakdown>) -> Summary {
+    let c = &m.counts;
+    let all = m.corrected_all();
+    Summary {
+        requests: c.requests,
+        requests_per_s: c.requests as f64 / wall_s,
+        l1_hit_ratio: c.l1_ratio(),
+        l2_hit_ratio: c.l2_ratio(),
+        origin_ratio: if c.requests == 0 { 0.0 } else { c.origin as f64 / c.requests as f64 },
+        stale_read_ratio: c.stale_ratio(),
+        p50_ms: ms(all.quantile(0.5)),
+        p99_ms: ms(all.quantile(0.99)),
+        p999_ms: ms(all.quantile(0.999)),
+        uncorrected_p99_ms: ms(m.uncorrected_all().quantile(0.99)),
+        stripe_calls: stripe.requests,
+        stripe_calls_per_s: stripe.requests as f64 / wall_s,
+        stripe_429s: stripe.rate_limited.total(),
+        errors: c.errors,
+        dropped: c.dropped,
+        late: c.late,
+        cost_per_month_usd: cost.map(|c| c.total.per_month_usd),
+        stripe_headroom_pct: cost.map(|c| c.stripe.headroom_pct),
     }
 }

@@ -174,7 +174,7 @@ async fn a_redis_pause_shows_in_corrected_p99_and_not_in_uncorrected() {
         unsafe { libc::kill(redis as libc::pid_t, libc::SIGCONT) };
     });
     let (_stop_tx, stop) = watch::channel(false);
-    let run = run_policy(&scenario, 0, &b.endpoints, "co", stop).await.unwrap();
+    let run = run_policy(&scenario, 0, &b.endpoints, "co", stop, None).await.unwrap();
     pause.await.unwrap();
     b.stop().await.unwrap();
     let corrected = run.metrics.corrected_all().quantile(0.99);
@@ -223,4 +223,48 @@ async fn a_read_after_an_unannounced_change_is_stale_by_the_time_since_it() {
     assert_eq!((s.outcome, s.stale_age), (Outcome::Origin, None), "refetched after invalidation: fresh");
     mock.stop().await.unwrap();
     b.stop().await.unwrap();
+}
+
+#[test]
+fn a_running_policy_is_flushed_and_ctrl_c_keeps_what_was_measured() {
+    let dir = std::env::temp_dir().join(format!("tierbench-partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = "name = \"partial\"\nduration = \"60s\"\n[workload]\ncustomers = 20\narrival = { kind = \"constant\", rate_per_s = 50 }\n\
+                [stripe]\nlatency_scale = 0\nrate_limits = false\n";
+    let scenario = write(&dir, "partial.toml", text);
+    let jar = find_dynamodb_jar(&default_cache_dir()).expect("DynamoDB Local installed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tierbench"))
+        .args(["run", "--backend", "local", "--results"])
+        .arg(dir.join("results"))
+        .arg(&scenario)
+        .env("TIERBENCH_DYNAMODB_LOCAL_JAR", jar)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let find = || -> Option<RunResult> {
+        let runs = std::fs::read_dir(dir.join("results/partial")).ok()?;
+        let run = runs.flatten().next()?.path();
+        serde_json::from_str(&std::fs::read_to_string(run.join("result.json")).ok()?).ok()
+    };
+    // A partial result.json appears while the 60 s policy is still running.
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
+    let partial = loop {
+        if let Some(r) = find().filter(|r| r.policies.first().is_some_and(|p| p.summary.requests > 0)) {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "no partial result within 45 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(!partial.complete);
+    assert!(partial.policies[0].cost_error.as_deref().is_some_and(|e| e.starts_with("partial")));
+    // SAFETY: interrupting the child this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let last = find().expect("result.json kept");
+    assert!(!last.complete);
+    let p = &last.policies[0];
+    assert!(p.interrupted && p.summary.requests >= partial.policies[0].summary.requests, "{:?}", p.summary);
+    assert!(p.cost.is_some(), "the interrupted policy is a full result, not a partial one");
 }
