@@ -198,6 +198,14 @@ impl RunMetrics {
         all(&self.corrected)
     }
 
+    /// Corrected latency of the requests that were served (errors left out:
+    /// a fast failure must not make a policy look fast).
+    pub fn corrected_served(&self) -> Latency {
+        let mut out = Latency::new();
+        self.corrected.iter().filter(|(o, _)| **o != Outcome::Error).for_each(|(_, h)| out.merge(h));
+        out
+    }
+
     /// Uncorrected latency over every outcome.
     pub fn uncorrected_all(&self) -> Latency {
         all(&self.uncorrected)
@@ -238,7 +246,10 @@ mod tests {
         let u = &m.uncorrected[&Outcome::L1];
         assert!(c.max() >= ms(1_000), "corrected keeps the wait: {c:?}");
         assert!(u.max() <= ms(2), "uncorrected hides it: {u:?}");
-        assert_eq!((m.counts.late, m.counts.requests, m.counts.l1), (1, 2, 2));
+        m.record(&sample(6, 6, 9_000, Outcome::Error));
+        assert!(m.corrected_all().max() >= ms(8_000));
+        assert!(m.corrected_served().max() < ms(1_100), "errors are left out of served latency");
+        assert_eq!((m.counts.late, m.counts.requests, m.counts.l1), (1, 3, 2));
     }
 
     #[test]

@@ -101,6 +101,10 @@ pub struct Summary {
     pub p999_ms: f64,
     /// 99th percentile from the actual send (hides queueing).
     pub uncorrected_p99_ms: f64,
+    /// Corrected 99th percentile of served requests only (errors left out).
+    pub served_p99_ms: f64,
+    /// Share of requests that ended in an error.
+    pub error_ratio: f64,
     /// Requests the mock Stripe received.
     pub stripe_calls: u64,
     /// Per second of wall time.
@@ -216,6 +220,8 @@ fn summarize(m: &RunMetrics, stripe: &CounterSnapshot, wall_s: f64, cost: Option
         p99_ms: ms(all.quantile(0.99)),
         p999_ms: ms(all.quantile(0.999)),
         uncorrected_p99_ms: ms(m.uncorrected_all().quantile(0.99)),
+        served_p99_ms: ms(m.corrected_served().quantile(0.99)),
+        error_ratio: if c.requests == 0 { 0.0 } else { c.errors as f64 / c.requests as f64 },
         stripe_calls: stripe.requests,
         stripe_calls_per_s: stripe.requests as f64 / wall_s,
         stripe_429s: stripe.rate_limited.total(),
