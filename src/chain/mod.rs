@@ -133,7 +133,7 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
             Ok(l) => l,
             Err(e) => {
                 ChainStats::bump(&self.stats.l1_errors);
-                warn!(key = %key.redis_key("tb"), error = %e, "L1 read failed; falling through");
+                warn!(?key, error = %e, "L1 read failed; falling through");
                 return None;
             }
         };

@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::progress::Progress;
 use super::usage::UsageTally;
 use crate::chain::{CacheChain, ChainCounters, ChainError, Served};
 use crate::clock::{Clock, SystemClock};
@@ -55,12 +54,11 @@ pub struct Context {
     pub t0: Instant,
     /// Ground truth for staleness.
     pub truth: MockHandle,
-    /// Live progress.
-    pub progress: Arc<Progress>,
     /// Makes chains.
     pub factory: ChainFactory,
-    /// The run's one recorder: callers send samples instead of each keeping
-    /// histograms (hundreds of callers x per-second histograms would not fit).
+    /// The run's one recorder (which also feeds the progress line): callers
+    /// send samples instead of each keeping histograms (hundreds of callers x
+    /// per-second histograms would not fit) or taking a shared lock.
     pub samples: mpsc::UnboundedSender<Sample>,
 }
 
@@ -102,7 +100,6 @@ async fn serve(
     }
     let served = result.as_ref().ok().map(|s| (s.layer, s.entry.data.len() as u64));
     report.usage.record_request(sample.finished.saturating_sub(sample.started), served);
-    ctx.progress.record(&sample);
     let _ = ctx.samples.send(sample);
 }
 

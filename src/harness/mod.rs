@@ -181,6 +181,7 @@ pub async fn run_policy(
     let progress = Arc::new(progress::Progress::default());
     let t0 = Instant::now();
     let (samples, mut recorded) = mpsc::unbounded_channel::<Sample>();
+    let recorder_progress = progress.clone();
     let recorder = tokio::spawn(async move {
         let mut m = RunMetrics::default();
         let mut flush = tokio::time::interval(PARTIAL_EVERY);
@@ -188,7 +189,10 @@ pub async fn run_policy(
         loop {
             tokio::select! {
                 s = recorded.recv() => match s {
-                    Some(s) => m.record(&s),
+                    Some(s) => {
+                        recorder_progress.record(&s);
+                        m.record(&s);
+                    }
                     None => break,
                 },
                 _ = flush.tick(), if partial.is_some() => {
@@ -200,7 +204,7 @@ pub async fn run_policy(
         }
         m
     });
-    let ctx = Context { t0, truth: mock.handle().clone(), progress: progress.clone(), factory, samples };
+    let ctx = Context { t0, truth: mock.handle().clone(), factory, samples };
     let (done_tx, done_rx) = watch::channel(false);
     let mut background = Vec::new();
     if scenario.mutations.rate_per_s > 0.0 {

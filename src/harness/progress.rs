@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::metrics::{Latency, Outcome, Sample};
 
-/// Counters every caller updates.
+/// Counters the run's recorder updates for every finished request.
 #[derive(Debug, Default)]
 pub struct Progress {
     requests: AtomicU64,

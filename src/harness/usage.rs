@@ -11,10 +11,16 @@ use crate::cost::{
 };
 
 /// Bytes a DynamoDB item carries beyond its `data`: keys, GSI keys, version,
-/// times, checksum and attribute names (measured on tierbench's layout: ~250 B).
+/// times, checksum and attribute names. Estimated by DynamoDB's size rules from
+/// tierbench's attribute names (~77 B) and typical values (~170-200 B).
 pub const ITEM_OVERHEAD_BYTES: u64 = 250;
-/// Bytes of the L1 envelope beyond `data` (version, times, checksum, names).
+/// Bytes of the L1 envelope beyond `data` (version, times, checksum, names):
+/// ~190 B counted from the envelope's field names and typical values, rounded up.
 pub const ENVELOPE_OVERHEAD_BYTES: u64 = 200;
+
+/// Bytes of one Stripe API request (a GET with its headers). An estimate, not
+/// measured: requests are small next to the answers, which are measured.
+pub const STRIPE_REQUEST_BYTES: u64 = 400;
 
 /// One caller's usage.
 #[derive(Clone, Debug, Default)]
@@ -25,6 +31,8 @@ pub struct UsageTally {
     pub redis: RedisUsage,
     /// DynamoDB reads and writes.
     pub dynamodb: DynamoUsage,
+    /// Bytes of the Stripe answers that were served (NAT-processed).
+    pub stripe_response_bytes: u64,
 }
 
 impl UsageTally {
@@ -42,6 +50,7 @@ impl UsageTally {
                 self.redis.record(RedisCommand::Set, envelope(data));
             }
             Some((Layer::Origin, data)) => {
+                self.stripe_response_bytes += data;
                 self.redis.record(RedisCommand::Get, 0);
                 self.dynamodb.record_read(Consistency::Eventual, 0);
                 self.redis.record(RedisCommand::Set, envelope(data));
@@ -75,6 +84,7 @@ impl UsageTally {
         self.dynamodb.reads.merge(&o.dynamodb.reads);
         self.dynamodb.queries.merge(&o.dynamodb.queries);
         self.dynamodb.writes.merge(&o.dynamodb.writes);
+        self.stripe_response_bytes += o.stripe_response_bytes;
     }
 
     /// Counts `keys` invalidations of entries of about `data_bytes` each (a
@@ -111,8 +121,8 @@ impl UsageTally {
                 mode: if live_mode { StripeMode::Live } else { StripeMode::Test },
                 calls: stripe_calls,
                 peak_calls_per_s: Some(peak_calls_per_s),
-                request_bytes: stripe_calls * 400,
-                response_bytes: 0,
+                request_bytes: stripe_calls * STRIPE_REQUEST_BYTES,
+                response_bytes: self.stripe_response_bytes,
             },
             ..Usage::default()
         }

@@ -144,6 +144,7 @@ fn a_local_sweep_writes_consistent_results() {
         assert_eq!(p.metrics.seconds.iter().map(|s| s.counts.requests).sum::<u64>(), c.requests);
         let cost = p.cost.as_ref().unwrap_or_else(|| panic!("cost estimated: {:?}", p.cost_error));
         assert_eq!(p.usage.lambda.invocations, c.requests, "one Lambda invocation per request");
+        assert!(p.usage.stripe.response_bytes >= 800 * c.origin, "Stripe answers are counted for NAT");
         assert!(cost.total.per_month_usd > 0.0 && cost.lambda.cost.per_month_usd > 0.0, "{:?}", cost.total);
         assert_eq!(p.summary.cost_per_month_usd, Some(cost.total.per_month_usd));
     }
