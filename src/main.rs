@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_env("TIERBENCH_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match tierbench::cli::runtime(cli.threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -115,6 +115,12 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
             return Ok(Served { layer: Layer::L1, entry });
         }
         ChainStats::bump(&self.stats.l1_misses);
+        // Boxed: the L2 and origin paths hold SDK futures of several KB that an
+        // L1 hit, the common case, should not build and move.
+        Box::pin(self.read_below_l1(key)).await
+    }
+
+    async fn read_below_l1(&self, key: &CacheKey) -> Result<Served, ChainError> {
         let same_version = match self.read_l2(key).await {
             Ok(entry) => {
                 ChainStats::bump(&self.stats.l2_hits);

@@ -28,9 +28,28 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 #[derive(Debug, Parser)]
 #[command(name = "tierbench", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// Threads of tierbench's own async runtime. 1 (a single-threaded runtime)
+    /// leaves the other cores to Redis, DynamoDB Local and the JVM, and measured
+    /// the most L1 hits per second on a 2-core machine; raise it for high-rate
+    /// runs on bigger machines.
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256), env = "TIERBENCH_THREADS")]
+    pub threads: u16,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The async runtime `threads` asks for: single-threaded at 1, else a
+/// multi-threaded one with that many workers.
+///
+/// # Errors
+/// When the runtime cannot start (threads, timers or the I/O driver).
+pub fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(usize::from(threads)).enable_all().build()
+    }
 }
 
 /// The subcommands.

@@ -55,6 +55,9 @@ pub enum StoreError {
     /// Redis answered with an error or could not be reached.
     #[error("redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// Redis did not answer within the response timeout.
+    #[error("redis: no answer within {0:?}")]
+    RedisTimeout(std::time::Duration),
     /// DynamoDB answered with an error or could not be reached.
     #[error("dynamodb {operation}: {message}")]
     Dynamo {
