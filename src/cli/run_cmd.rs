@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use super::{EXIT_INTERRUPTED, Interrupted, ScenarioArgs, UsageError};
 use crate::backends::{Lifetime, provision};
 use crate::clock::{Clock, SystemClock};
-use crate::cost::Pricing;
+use crate::cost::{CacheDeployment, Pricing};
 use crate::harness::run_policy;
 use crate::metrics::RunMetrics;
 use crate::report::{PolicyResult, RunResult, SCHEMA_VERSION, result_dir, terminal_table, write_all};
@@ -23,6 +23,20 @@ fn run_id(now: crate::clock::Timestamp) -> String {
         &compact[8..],
         (now.as_micros() ^ u64::from(std::process::id())) & 0xffff
     )
+}
+
+/// Refuses, before anything starts, a deployment the pricing cannot price.
+fn check_deployment(scenario: &Scenario, pricing: &Pricing) -> Result<(), UsageError> {
+    match &scenario.cost.deployment.cache {
+        CacheDeployment::Nodes { node_type, .. } => pricing.node(node_type).map(|_| ()).map_err(|e| {
+            UsageError(format!(
+                "{}:{}: cost.deployment.cache.node_type: {e}",
+                scenario.source.display(),
+                scenario.cost.deployment_line
+            ))
+        }),
+        CacheDeployment::Serverless { .. } => Ok(()),
+    }
 }
 
 /// Runs the first (or `--policy`) policy, or every policy when `sweep`.
@@ -41,10 +55,11 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
             })?]
         }
     };
-    let pricing = match &args.pricing {
+    let pricing = match args.pricing.as_ref().or(scenario.cost.pricing.as_ref()) {
         Some(path) => Pricing::from_file(path).map_err(|e| UsageError(e.to_string()))?,
         None => Pricing::defaults(),
     };
+    check_deployment(&scenario, &pricing)?;
     let config = args.backend.config();
     let backends = tokio::select! {
         biased;
@@ -103,7 +118,7 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
         let ran = run_policy(&scenario, i, &backends.endpoints, &id, stop_rx.clone(), Some(partial_tx)).await;
         let _ = flusher.await;
         match ran {
-            Ok(run) => result.policies.push(PolicyResult::from_run(&run, &pricing)),
+            Ok(run) => result.policies.push(PolicyResult::from_run(&run, &pricing, &scenario.cost.options)),
             Err(e) => {
                 outcome = Err(e);
                 break;

@@ -346,6 +346,18 @@ fn usage_of(
         peak as f64,
         scenario.stripe.live_mode,
     );
+    usage.deployment = scenario.cost.deployment.clone();
+    let (reads, writes) = (usage.dynamodb.reads.total().max(1), usage.dynamodb.writes.total().max(1));
+    let (read_units, write_units) = (usage.dynamodb.read_units(), usage.dynamodb.write_units());
+    // Peaks for provisioned capacity: the busiest second's L1 misses (each a
+    // GetItem) and fills (each a PutItem), at the run's mean units per
+    // operation; invalidation writes are spread evenly over the run.
+    let busiest = |f: fn(&crate::metrics::Counts) -> u64| metrics.seconds.iter().map(|s| f(&s.counts)).max();
+    let per_s = wall.as_secs_f64().max(1.0);
+    usage.dynamodb.peak_read_units_per_s =
+        busiest(|c| c.l2 + c.origin + c.errors).map(|n| n as f64 * read_units / reads as f64);
+    usage.dynamodb.peak_write_units_per_s = busiest(|c| c.origin)
+        .map(|n| n as f64 * write_units / writes as f64 + webhooks.keys_invalidated as f64 / per_s);
     // Every kind of key can be cached once per customer (invoices per invoice).
     let key_space = (universe.customers.len() * 3 + universe.invoices.len()) as u64;
     let keys = (chain.l1_fills + chain.promotions).min(key_space);

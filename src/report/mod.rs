@@ -117,8 +117,8 @@ pub struct Summary {
     pub dropped: u64,
     /// Requests sent later than 1 ms after their intended start.
     pub late: u64,
-    /// Estimated AWS cost per month at this run's rate (default pricing and
-    /// deployment); `None` when the estimate failed.
+    /// Estimated AWS cost per month at this run's rate (the scenario's pricing
+    /// and deployment); `None` when the estimate failed.
     pub cost_per_month_usd: Option<f64>,
     /// Share of the Stripe account limit left at the run's peak second, %.
     pub stripe_headroom_pct: Option<f64>,
@@ -144,7 +144,7 @@ pub struct PolicyResult {
     pub webhooks: WebhookCounts,
     /// What the run used, as the cost model counts it.
     pub usage: Usage,
-    /// The cost estimate (default pricing file and deployment).
+    /// The cost estimate (the scenario's `[cost]`: pricing file, deployment).
     pub cost: Option<CostBreakdown>,
     /// Why there is no cost estimate.
     pub cost_error: Option<String>,
@@ -161,9 +161,10 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 impl PolicyResult {
-    /// The result of a finished policy run, its cost estimated with `pricing`.
-    pub fn from_run(run: &PolicyRun, pricing: &Pricing) -> Self {
-        let (cost, cost_error) = match estimate(&run.usage, pricing, &CostOptions::default()) {
+    /// The result of a finished policy run, its cost estimated with `pricing`
+    /// and `options` (the deployment is in the run's usage).
+    pub fn from_run(run: &PolicyRun, pricing: &Pricing, options: &CostOptions) -> Self {
+        let (cost, cost_error) = match estimate(&run.usage, pricing, options) {
             Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e.to_string())),
         };

@@ -1,6 +1,7 @@
 //! Scenario files: a raw serde mirror of the TOML, validated into a [`Scenario`]
 //! the rest of tierbench uses. Every error names the file, line and key.
 
+mod cost;
 mod raw;
 mod units;
 mod validate;
@@ -52,6 +53,22 @@ pub struct Scenario {
     pub stripe: StripeSpec,
     /// The policies to run (at least one; by default the seed's TTLs).
     pub policies: Vec<PolicySpec>,
+    /// How the run is priced.
+    pub cost: CostSpec,
+}
+
+/// `[cost]`: the pricing file, pricing options and the deployment to price.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CostSpec {
+    /// A pricing file (relative paths are relative to the scenario file);
+    /// `None`: the built-in defaults. `--pricing` overrides it.
+    pub pricing: Option<PathBuf>,
+    /// Whether Lambda's free tier is deducted. By default not.
+    pub options: crate::cost::CostOptions,
+    /// How the traffic would be deployed (AZs, NAT, Lambda, cache, DynamoDB mode).
+    pub deployment: crate::cost::Deployment,
+    /// 1-based line of `[cost.deployment]` (for errors found against the pricing file).
+    pub deployment_line: usize,
 }
 
 /// How the mock Stripe behaves in a live run.

@@ -25,6 +25,17 @@ pub struct RawScenario {
     pub stripe: RawStripe,
     #[serde(default, rename = "policy")]
     pub policies: Vec<Spanned<RawPolicy>>,
+    #[serde(default)]
+    pub cost: RawCost,
+}
+
+/// `[cost]`: how the run is priced.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCost {
+    pub pricing: Option<Spanned<String>>,
+    pub lambda_free_tier: Option<bool>,
+    pub deployment: Option<Spanned<crate::cost::Deployment>>,
 }
 
 /// `[workload]`.

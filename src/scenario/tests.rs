@@ -121,3 +121,39 @@ fn a_per_kind_ttl_table_needs_a_default_or_every_kind() {
     let s = parse(&format!("duration = \"1m\"\n[[policy]]\nname = \"a\"\n{all}\n")).unwrap();
     assert_eq!(s.policies[0].ttl.ttl(Tier::L2, ObjectKind::Invoice), Duration::from_secs(4 * 3_600));
 }
+
+#[test]
+fn cost_section_sets_pricing_deployment_and_free_tier() {
+    let text = "duration = \"10s\"\n[cost]\npricing = \"../pricing/aws-us-east-1.toml\"\nlambda_free_tier = true\n\
+                [cost.deployment]\nazs = 3\nnat = \"none\"\nlambda = { memory_mb = 512, architecture = \"arm64\" }\n\
+                cache = { kind = \"serverless\", engine = \"valkey\" }\n\
+                dynamodb_capacity = { kind = \"provisioned\", target_utilisation = 0.5 }\n";
+    let s = Scenario::parse(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/x.toml")), text).unwrap();
+    assert!(s.cost.pricing.as_ref().unwrap().ends_with("scenarios/../pricing/aws-us-east-1.toml"));
+    assert_eq!(s.cost.options.lambda_free_tier, crate::cost::FreeTier::Included);
+    let d = &s.cost.deployment;
+    assert_eq!((d.azs, d.nat, d.lambda.memory_mb), (3, crate::cost::NatGateways::None, 512));
+    assert!(matches!(d.cache, crate::cost::CacheDeployment::Serverless { .. }));
+    assert_eq!(s.cost.deployment_line, 5);
+    let plain = parse("duration = \"10s\"\n").unwrap().cost;
+    assert_eq!((plain.pricing, plain.deployment), (None, crate::cost::Deployment::default()));
+}
+
+#[test]
+fn bad_cost_values_name_the_key_and_line() {
+    let cases = [
+        ("[cost.deployment]\nazs = 0\n", "cost.deployment.azs", 2),
+        ("[cost.deployment]\nlambda = { memory_mb = 64 }\n", "cost.deployment.lambda.memory_mb", 2),
+        ("[cost.deployment]\nnodes = 2\n", "nodes", 3),
+        ("[cost]\npricing = \"nowhere.toml\"\n", "cost.pricing", 3),
+        (
+            "[cost.deployment]\ndynamodb_capacity = { kind = \"provisioned\", target_utilisation = 1.5 }\n",
+            "cost.deployment.dynamodb_capacity.target_utilisation",
+            2,
+        ),
+    ];
+    for (section, key, line) in cases {
+        let e = parse(&format!("duration = \"10s\"\n{section}")).unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), (key, line), "{section}: {e}");
+    }
+}

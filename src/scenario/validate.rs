@@ -18,17 +18,17 @@ use crate::chain::TtlPolicy;
 use crate::stripe::ObjectKind;
 
 /// Builds errors against one file's text.
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     file: String,
     text: &'a str,
 }
 
 impl Ctx<'_> {
-    fn line(&self, span: &Range<usize>) -> usize {
+    pub(super) fn line(&self, span: &Range<usize>) -> usize {
         self.text[..span.start.min(self.text.len())].matches('\n').count() + 1
     }
 
-    fn err(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn err(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
             file: self.file.clone(),
             line: self.line(span),
@@ -141,6 +141,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> 
         mutations: mutations(&cx, &raw)?,
         stripe: stripe(&cx, &raw)?,
         policies,
+        cost: super::cost::cost(&cx, path, &raw)?,
     })
 }
 

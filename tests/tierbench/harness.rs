@@ -66,6 +66,11 @@ fn bad_scenarios_exit_2_naming_file_line_and_key() {
         ),
         ("mix.toml", "duration = \"5s\"\n[workload]\nmix = { customer = 0.7 }\n", ":3: workload.mix:"),
         ("kind.toml", "duration = \"5s\"\n[workload]\nmix = { refund = 1.0 }\n", ":3: workload.mix.refund:"),
+        (
+            "node.toml",
+            "duration = \"5s\"\n\n[cost.deployment]\ncache = { kind = \"nodes\", engine = \"valkey\", node_type = \"cache.x9.huge\", replicas = 0 }\n",
+            ":3: cost.deployment.cache.node_type:",
+        ),
     ];
     for (name, text, want) in cases {
         let path = write(&dir, name, text);
