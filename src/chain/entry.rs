@@ -37,6 +37,25 @@ pub fn checksum(data: &str) -> String {
 
 impl CacheEntry {
     /// Whether the stored checksum matches the data.
+    /// A remembered 404: Stripe had no such object at `fetched_at`.
+    pub fn negative(fetched_at: Timestamp, expires_at: Timestamp, account: Option<String>) -> Self {
+        let data = NEGATIVE_DATA.to_owned();
+        CacheEntry {
+            version: 0,
+            fetched_at,
+            expires_at,
+            checksum: checksum(&data),
+            api_version: String::new(),
+            account,
+            data,
+        }
+    }
+
+    /// Whether this is a remembered 404 rather than Stripe data.
+    pub fn is_negative(&self) -> bool {
+        self.version == 0 && self.data == NEGATIVE_DATA
+    }
+
     pub fn checksum_ok(&self) -> bool {
         checksum(&self.data) == self.checksum
     }
@@ -81,6 +100,9 @@ impl CacheEntry {
         })
     }
 }
+
+/// The data of a negative entry (JSON `null`: no Stripe object is `null`).
+const NEGATIVE_DATA: &str = "null";
 
 #[derive(Serialize, Deserialize)]
 struct Wire<'a> {

@@ -35,8 +35,11 @@ pub struct TtlPolicy {
     /// Fraction (0 to <1) by which a fill's TTL is shortened at random, so keys
     /// filled together do not expire together. 0 disables jitter.
     pub jitter: f64,
-    /// Seed of the jitter: the same seed, key and fill time give the same TTL.
+    /// Seed of the jitter (and of early-refresh draws): the same seed, key and
+    /// time give the same decision.
     pub jitter_seed: u64,
+    /// Stampede and outage defences. By default none.
+    pub defences: super::Defences,
 }
 
 impl Default for TtlPolicy {
@@ -53,6 +56,7 @@ impl Default for TtlPolicy {
             l2_default: hours(24),
             jitter: 0.0,
             jitter_seed: 0,
+            defences: super::Defences::default(),
         }
     }
 }
@@ -67,6 +71,7 @@ impl TtlPolicy {
             l2_default: l2,
             jitter: 0.0,
             jitter_seed: 0,
+            defences: super::Defences::default(),
         }
     }
 

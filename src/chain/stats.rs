@@ -72,6 +72,27 @@ counters! {
     l1_errors,
     /// L2 operations that failed (DynamoDB unreachable, timeout, throttled).
     l2_errors,
+    /// Misses that waited for another caller's fill in this process.
+    coalesced,
+    /// Misses that found another instance's fill lease taken and waited.
+    lease_waits,
+    /// Lease waits that ended without the holder's fill (then fetched alone).
+    lease_timeouts,
+    /// Hits that refreshed the entry early (XFetch).
+    early_refreshes,
+    /// Background refreshes (early or stale-while-revalidate) that filled.
+    refreshes,
+    /// Reads served past expiry inside the stale-while-revalidate window.
+    stale_served,
+    /// Reads served past expiry because the origin failed (stale-if-error).
+    stale_if_error,
+    /// 404s remembered in L1 (negative caching).
+    negative_fills,
+    /// Reads answered "not found" from a remembered 404.
+    negative_hits,
+    /// Writes refused because the key was invalidated after the data was
+    /// fetched (a resurrection prevented).
+    resurrections_refused,
 }
 
 impl ChainStats {

@@ -55,7 +55,11 @@ impl WebhookHandler {
     ///
     /// # Errors
     /// [`WebhookError`]: nothing is invalidated unless the signature verifies.
-    pub async fn apply<L1: L1Store, L2: L2Store, O: Origin>(
+    pub async fn apply<
+        L1: L1Store + Clone + 'static,
+        L2: L2Store + Clone + 'static,
+        O: Origin + Clone + 'static,
+    >(
         &self,
         chain: &CacheChain<L1, L2, O>,
         payload: &[u8],

@@ -76,10 +76,10 @@ pub async fn measured_read(
     let result = chain.read(key).await;
     let finished = t0.elapsed();
     let (outcome, stale_age) = match &result {
-        Ok(Served { layer, entry }) => {
+        Ok(Served { layer, entry, stale: served_stale }) => {
             let now = SystemClock.now();
             let stale = truth.superseded_at(key, entry.version).filter(|t| *t <= now).map(|t| now.since(t));
-            (Outcome::from(*layer), stale)
+            (if *served_stale { Outcome::Stale } else { Outcome::from(*layer) }, stale)
         }
         Err(_) => (Outcome::Error, None),
     };

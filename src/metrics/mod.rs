@@ -21,6 +21,9 @@ pub enum Outcome {
     L2,
     /// Served from Stripe.
     Origin,
+    /// Served from a tier past its expiry, by the policy's
+    /// stale-while-revalidate or stale-if-error window.
+    Stale,
     /// The caller got an error.
     Error,
 }
@@ -66,6 +69,9 @@ pub struct Counts {
     pub origin: u64,
     /// Ended in an error.
     pub errors: u64,
+    /// Served past expiry by a stale-while-revalidate / stale-if-error window.
+    #[serde(default)]
+    pub stale_served: u64,
     /// Served a version older than the truth at serve time.
     pub stale: u64,
     /// Started later than [`LATE_AFTER`] after their intended start.
@@ -81,6 +87,7 @@ impl Counts {
         self.l2 += o.l2;
         self.origin += o.origin;
         self.errors += o.errors;
+        self.stale_served += o.stale_served;
         self.stale += o.stale;
         self.late += o.late;
         self.dropped += o.dropped;
@@ -92,6 +99,7 @@ impl Counts {
             Outcome::L1 => self.l1 += 1,
             Outcome::L2 => self.l2 += 1,
             Outcome::Origin => self.origin += 1,
+            Outcome::Stale => self.stale_served += 1,
             Outcome::Error => self.errors += 1,
         }
         self.stale += u64::from(s.stale_age.is_some());

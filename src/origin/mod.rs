@@ -20,7 +20,7 @@ pub struct OriginObject {
 }
 
 /// Why the origin gave no object.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum OriginError {
     /// 404 `resource_missing`.
     #[error("stripe has no such object: {0}")]

@@ -128,7 +128,8 @@ fn cost_section_sets_pricing_deployment_and_free_tier() {
                 [cost.deployment]\nazs = 3\nnat = \"none\"\nlambda = { memory_mb = 512, architecture = \"arm64\" }\n\
                 cache = { kind = \"serverless\", engine = \"valkey\" }\n\
                 dynamodb_capacity = { kind = \"provisioned\", target_utilisation = 0.5 }\n";
-    let s = Scenario::parse(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/x.toml")), text).unwrap();
+    let s =
+        Scenario::parse(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/x.toml")), text).unwrap();
     assert!(s.cost.pricing.as_ref().unwrap().ends_with("scenarios/../pricing/aws-us-east-1.toml"));
     assert_eq!(s.cost.options.lambda_free_tier, crate::cost::FreeTier::Included);
     let d = &s.cost.deployment;

@@ -13,9 +13,9 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{L2Store, Lookup, SameVersion, StoreError, WriteOutcome};
+use super::{L2Store, Lookup, SameVersion, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use crate::chain::CacheEntry;
 use crate::clock::Timestamp;
 use crate::stripe::{CacheKey, ObjectKind};
@@ -215,14 +215,14 @@ impl DynamoL2 {
 /// The item of `entry` under `key`: the seed's attributes plus the envelope's.
 /// `data` is the Stripe JSON as a string, byte for byte, so its checksum holds
 /// (a DynamoDB map would reorder keys and normalise numbers).
-fn to_item(key: &CacheKey, entry: &CacheEntry) -> Item {
+fn to_item(key: &CacheKey, entry: &CacheEntry, retain: Duration) -> Item {
     let updated = entry.fetched_at.to_iso8601();
     let mut item = DynamoL2::key_attrs(key);
     item.extend([
         ("gsi1pk".to_owned(), s(key.kind.gsi1pk())),
         ("gsi1sk".to_owned(), s(updated.clone())),
         ("data".to_owned(), s(entry.data.clone())),
-        ("ttl".to_owned(), n(entry.expires_at.as_secs_ceil())),
+        ("ttl".to_owned(), n(entry.expires_at.plus(retain).as_secs_ceil())),
         ("lastUpdated".to_owned(), s(updated)),
         ("version".to_owned(), n(entry.version)),
         ("checksum".to_owned(), s(entry.checksum.clone())),
@@ -248,6 +248,10 @@ fn get_n(item: &Item, name: &str) -> Option<u64> {
 /// Expiry is the earlier of `expiresAt` and `ttl`, so an invalidation that set
 /// only `ttl` (as other writers may) still counts.
 fn from_item(item: &Item) -> Option<CacheEntry> {
+    // A tombstone of an invalidation that found no entry (see `expire`).
+    if !item.contains_key("data") && item.contains_key("invalidatedAt") {
+        return None;
+    }
     let expires_ms = get_n(item, "expiresAt")?.min(get_n(item, "ttl")?.saturating_mul(1_000));
     Some(CacheEntry {
         version: get_n(item, "version")?,
@@ -273,6 +277,7 @@ impl L2Store for DynamoL2 {
             .map_err(|e| dynamo_err("GetItem", e))?;
         Ok(match out.item {
             None => Lookup::Absent,
+            Some(item) if !item.contains_key("data") && item.contains_key("invalidatedAt") => Lookup::Absent,
             Some(item) => from_item(&item).map_or(Lookup::Corrupt, Lookup::Found),
         })
     }
@@ -283,26 +288,34 @@ impl L2Store for DynamoL2 {
         entry: &CacheEntry,
         now: Timestamp,
         same: SameVersion,
+        retain: Duration,
     ) -> Result<WriteOutcome, StoreError> {
+        // Never over data fetched later than this entry's (a tombstone of an
+        // invalidation after this fetch refuses it: no resurrection).
+        const FRESH: &str = "(attribute_not_exists(#i) OR #i < :f)";
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(key, entry)))
+            .set_item(Some(to_item(key, entry, retain)))
             .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":v", n(entry.version));
+            .expression_attribute_names("#i", "invalidatedAt")
+            .expression_attribute_values(":v", n(entry.version))
+            .expression_attribute_values(":f", n(entry.fetched_at.as_millis()));
         let request = match same {
             SameVersion::KeepIfIntact => request
-                .condition_expression(
-                    "attribute_not_exists(#v) OR #v < :v OR (#v = :v AND (#e <= :now OR #c <> :c))",
-                )
+                .condition_expression(format!(
+                    "{FRESH} AND (attribute_not_exists(#v) OR #v < :v OR (#v = :v AND (#e <= :now OR #c <> :c)))"
+                ))
                 .expression_attribute_names("#e", "expiresAt")
                 .expression_attribute_names("#c", "checksum")
                 .expression_attribute_values(":now", n(now.as_millis()))
                 .expression_attribute_values(":c", s(entry.checksum.clone())),
             // The reader saw damage the stored checksum may not show (the data
             // was changed, the checksum not): replace the same version too.
-            SameVersion::Replace => request.condition_expression("attribute_not_exists(#v) OR #v <= :v"),
+            SameVersion::Replace => {
+                request.condition_expression(format!("{FRESH} AND (attribute_not_exists(#v) OR #v <= :v)"))
+            }
         };
         let result = request
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -312,7 +325,12 @@ impl L2Store for DynamoL2 {
             Ok(_) => Ok(WriteOutcome::Written),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(ex)) => {
-                    let stored = ex.item().and_then(|i| get_n(i, "version")).unwrap_or(u64::MAX);
+                    let old = ex.item();
+                    let invalidated = old.and_then(|i| get_n(i, "invalidatedAt"));
+                    if invalidated.is_some_and(|at| at >= entry.fetched_at.as_millis()) {
+                        return Ok(WriteOutcome::Invalidated);
+                    }
+                    let stored = old.and_then(|i| get_n(i, "version")).unwrap_or(u64::MAX);
                     Ok(if stored > entry.version {
                         WriteOutcome::Conflict { stored_version: stored }
                     } else {
@@ -325,24 +343,34 @@ impl L2Store for DynamoL2 {
     }
 
     async fn expire(&self, key: &CacheKey, now: Timestamp) -> Result<bool, StoreError> {
+        // Unconditional on the item, so a key with no item gets a tombstone too
+        // (a fill in flight must not create it with older data); conditional on
+        // the tombstone only moving forward. Tombstones carry the GSI keys (an
+        // item without them stalls DynamoDB Local's TTL deletion) and live for
+        // the horizon; the entry itself expires now.
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(key)))
-            // An update of a missing key would create an item without the GSI
-            // keys, which stalls DynamoDB Local's TTL deletion: only touch items
-            // that exist.
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET #t = :s, #e = :ms")
+            .condition_expression("attribute_not_exists(#i) OR #i < :ms")
+            .update_expression(
+                "SET #t = :s, #e = :ms, #i = :ms, \
+                 gsi1pk = if_not_exists(gsi1pk, :g), gsi1sk = if_not_exists(gsi1sk, :iso)",
+            )
             .expression_attribute_names("#t", "ttl")
             .expression_attribute_names("#e", "expiresAt")
-            .expression_attribute_values(":s", n(now.as_secs()))
+            .expression_attribute_names("#i", "invalidatedAt")
+            .expression_attribute_values(":s", n(now.plus(TOMBSTONE_HORIZON).as_secs_ceil()))
             .expression_attribute_values(":ms", n(now.as_millis()))
+            .expression_attribute_values(":g", s(key.kind.gsi1pk()))
+            .expression_attribute_values(":iso", s(now.to_iso8601()))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(out) => Ok(out.attributes().is_some_and(|a| a.contains_key("data"))),
+            // A later invalidation got there first: the entry is already gone.
             Err(e)
                 if matches!(
                     e.as_service_error(),
@@ -416,7 +444,7 @@ mod tests {
             data,
         };
         let key = CacheKey::new(ObjectKind::Customer, "cus_123");
-        let item = to_item(&key, &entry);
+        let item = to_item(&key, &entry, Duration::ZERO);
         assert_eq!(get_s(&item, "pk"), Some("CUSTOMER#cus_123"));
         assert_eq!(get_s(&item, "sk"), Some("METADATA#latest"));
         assert_eq!(get_s(&item, "gsi1pk"), Some("CACHE#customer"));
@@ -441,7 +469,7 @@ mod tests {
             account: Some("acct_1".into()),
             data,
         };
-        let mut item = to_item(&CacheKey::new(ObjectKind::Invoice, "in_1"), &entry);
+        let mut item = to_item(&CacheKey::new(ObjectKind::Invoice, "in_1"), &entry, Duration::ZERO);
         item.insert("ttl".into(), n(5));
         assert_eq!(from_item(&item).unwrap().expires_at, Timestamp::from_millis(5_000));
     }

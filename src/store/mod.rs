@@ -38,7 +38,15 @@ pub enum WriteOutcome {
         /// The version the tier holds.
         stored_version: u64,
     },
+    /// The key was invalidated after this data was fetched: writing it would
+    /// bring back data the invalidation removed (a resurrection), so it was refused.
+    Invalidated,
 }
+
+/// How long an invalidation's tombstone outlives it: a fill whose fetch
+/// started before the invalidation and lands within this horizon is refused.
+/// Longer than any fill can take (the SDKs' 80 s request timeout, retries).
+pub const TOMBSTONE_HORIZON: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// How an L2 write treats an entry of the same version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +102,30 @@ pub trait L1Store: Send + Sync {
 
     /// Removes the entry under `key`; whether there was one.
     fn delete(&self, key: &CacheKey) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Invalidates `key` at `at`: removes the entry, voids its fill lease and
+    /// leaves a tombstone for [`TOMBSTONE_HORIZON`] that refuses writes of data
+    /// fetched at or before `at`. Whether there was an entry.
+    fn invalidate(
+        &self,
+        key: &CacheKey,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes the fill lease of `key` for `ttl` unless someone holds it; the
+    /// lease's token when taken.
+    fn acquire_lease(
+        &self,
+        key: &CacheKey,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Gives the lease `token` of `key` back (no-op when it was voided or expired).
+    fn release_lease(
+        &self,
+        key: &CacheKey,
+        token: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The L2 tier (DynamoDB): durable, deletes expired items lazily, so readers
@@ -103,16 +135,21 @@ pub trait L2Store: Send + Sync {
     fn get(&self, key: &CacheKey) -> impl Future<Output = Result<Lookup, StoreError>> + Send;
 
     /// Stores `entry` under `key` unless the tier holds a newer version, or the
-    /// same version and `same` says to keep it.
+    /// same version and `same` says to keep it, or the key was invalidated after
+    /// the entry was fetched. The item is kept `retain` past the entry's expiry
+    /// (for stale serving).
     fn put(
         &self,
         key: &CacheKey,
         entry: &CacheEntry,
         now: Timestamp,
         same: SameVersion,
+        retain: Duration,
     ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
 
-    /// Expires the entry under `key` at `now`; whether there was one.
+    /// Invalidates `key` at `now`: the entry expires now, and a tombstone refuses
+    /// for [`TOMBSTONE_HORIZON`] writes of data fetched at or before `now`.
+    /// Whether there was an entry.
     fn expire(&self, key: &CacheKey, now: Timestamp)
     -> impl Future<Output = Result<bool, StoreError>> + Send;
 

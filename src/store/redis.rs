@@ -7,8 +7,9 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{L1Store, Lookup, StoreError, WriteOutcome};
+use super::{L1Store, Lookup, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use crate::chain::CacheEntry;
+use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::stripe::CacheKey;
 
 /// How to reach Redis and how patient to be with it.
@@ -61,9 +62,13 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Stores `ARGV[1]` (an envelope of version `ARGV[2]`) for `ARGV[3]` ms unless
-/// the stored envelope has a higher version. Returns {1} or {0, stored version}.
+/// Stores `ARGV[1]` (an envelope of version `ARGV[2]`, fetched at `ARGV[4]` ms)
+/// under `KEYS[1]` for `ARGV[3]` ms, unless the stored envelope has a higher
+/// version or the tombstone `KEYS[2]` says the key was invalidated at or after
+/// the fetch. Returns {1}, {0, stored version} or {2} (invalidated).
 const VERSIONED_SET: &str = r#"
+local inv = redis.call('GET', KEYS[2])
+if inv and tonumber(inv) >= tonumber(ARGV[4]) then return {2} end
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local v = tonumber(string.match(cur, '^{"version":(%d+),'))
@@ -73,13 +78,34 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return {1}
 "#;
 
+/// Invalidates `KEYS[1]` at `ARGV[1]` ms: a tombstone `KEYS[2]` for `ARGV[2]`
+/// ms (never moved back), the entry and the lease `KEYS[3]` deleted. Returns
+/// how many entries were deleted.
+const INVALIDATE: &str = r#"
+local inv = redis.call('GET', KEYS[2])
+if not inv or tonumber(inv) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+end
+redis.call('DEL', KEYS[3])
+return redis.call('DEL', KEYS[1])
+"#;
+
+/// Deletes the lease `KEYS[1]` if it still holds token `ARGV[1]`.
+const RELEASE_LEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
 /// The L1 tier on a Redis server.
 #[derive(Clone)]
 pub struct RedisL1 {
     conn: ConnectionManager,
     prefix: String,
     set_script: redis::Script,
+    invalidate_script: redis::Script,
+    release_script: redis::Script,
     response_timeout: Duration,
+    lease_tokens: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for RedisL1 {
@@ -108,7 +134,13 @@ impl RedisL1 {
             conn,
             prefix: options.key_prefix.clone(),
             set_script: redis::Script::new(VERSIONED_SET),
+            invalidate_script: redis::Script::new(INVALIDATE),
+            release_script: redis::Script::new(RELEASE_LEASE),
             response_timeout: options.response_timeout,
+            // Tokens unique across processes sharing the server: random start.
+            lease_tokens: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
+                crate::rng::mix(std::process::id().into(), SystemClock.now().as_micros()) >> 12,
+            )),
         };
         let mut conn = l1.conn.clone();
         let _: String = l1.timed(redis::cmd("PING").query_async(&mut conn)).await?;
@@ -127,6 +159,16 @@ impl RedisL1 {
     /// The Redis key of `key`.
     pub fn key_of(&self, key: &CacheKey) -> String {
         key.redis_key(&self.prefix)
+    }
+
+    /// The Redis key of `key`'s tombstone (see [`L1Store::invalidate`]).
+    pub fn tombstone_of(&self, key: &CacheKey) -> String {
+        format!("{}#inv", self.key_of(key))
+    }
+
+    /// The Redis key of `key`'s fill lease.
+    pub fn lease_of(&self, key: &CacheKey) -> String {
+        format!("{}#lease", self.key_of(key))
     }
 
     /// The raw stored value under `key` (for tests and inspection).
@@ -176,10 +218,12 @@ impl L1Store for RedisL1 {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut conn = self.conn.clone();
         let mut invocation = self.set_script.key(self.key_of(key));
-        invocation.arg(entry.to_json()?).arg(entry.version).arg(ttl_ms);
+        invocation.key(self.tombstone_of(key));
+        invocation.arg(entry.to_json()?).arg(entry.version).arg(ttl_ms).arg(entry.fetched_at.as_millis());
         let answer: Vec<u64> = self.timed(invocation.invoke_async(&mut conn)).await?;
         Ok(match answer.as_slice() {
             [0, stored] => WriteOutcome::Conflict { stored_version: *stored },
+            [2] => WriteOutcome::Invalidated,
             _ => WriteOutcome::Written,
         })
     }
@@ -187,6 +231,33 @@ impl L1Store for RedisL1 {
     async fn delete(&self, key: &CacheKey) -> Result<bool, StoreError> {
         let n: u64 = self.timed(self.conn.clone().del(self.key_of(key))).await?;
         Ok(n > 0)
+    }
+
+    async fn invalidate(&self, key: &CacheKey, at: Timestamp) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut invocation = self.invalidate_script.key(self.key_of(key));
+        invocation.key(self.tombstone_of(key)).key(self.lease_of(key));
+        invocation.arg(at.as_millis()).arg(TOMBSTONE_HORIZON.as_millis() as u64);
+        let n: u64 = self.timed(invocation.invoke_async(&mut conn)).await?;
+        Ok(n > 0)
+    }
+
+    async fn acquire_lease(&self, key: &CacheKey, ttl: Duration) -> Result<Option<u64>, StoreError> {
+        let token = self.lease_tokens.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut conn = self.conn.clone();
+        let set =
+            redis::cmd("SET").arg(self.lease_of(key)).arg(token).arg("NX").arg("PX").arg(ttl_ms).to_owned();
+        let answer: Option<String> = self.timed(set.query_async(&mut conn)).await?;
+        Ok(answer.map(|_| token))
+    }
+
+    async fn release_lease(&self, key: &CacheKey, token: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut invocation = self.release_script.key(self.lease_of(key));
+        invocation.arg(token);
+        let _: u64 = self.timed(invocation.invoke_async(&mut conn)).await?;
+        Ok(())
     }
 }
 

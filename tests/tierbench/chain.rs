@@ -214,7 +214,11 @@ async fn older_version_never_overwrites_newer(choice: BackendChoice) {
         WriteOutcome::Conflict { stored_version: 9 }
     );
     assert_eq!(
-        s.chain.l2().put(&key, &entry(4, "{}"), s.clock.now(), SameVersion::Replace).await.unwrap(),
+        s.chain
+            .l2()
+            .put(&key, &entry(4, "{}"), s.clock.now(), SameVersion::Replace, Duration::ZERO)
+            .await
+            .unwrap(),
         WriteOutcome::Conflict { stored_version: 5 }
     );
     s.finish().await;
@@ -233,17 +237,23 @@ async fn invalidation_hits_the_full_composite_key_only(choice: BackendChoice) {
     let done = s.chain.invalidate(&metadata).await.unwrap();
     assert!(done.l1 && done.l2, "{done:?}");
     assert!(s.chain.l1().raw_get(&metadata).await.unwrap().is_none());
-    if let Some(item) = s.chain.l2().raw_get(&metadata).await.unwrap() {
-        let ttl: u64 = item["ttl"].as_n().unwrap().parse().unwrap();
-        assert!(ttl <= s.clock.now().as_secs(), "expired now, not at its old TTL");
-    }
+    let num = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+               name: &str| { item[name].as_n().unwrap().parse::<u64>().unwrap() };
+    let item = s.chain.l2().raw_get(&metadata).await.unwrap().expect("the item stays as a tombstone");
+    assert!(num(&item, "expiresAt") <= s.clock.now().as_millis(), "expired now, not at its old TTL");
+    assert_eq!(num(&item, "invalidatedAt"), s.clock.now().as_millis(), "a tombstone for late fills");
     assert_eq!(s.chain.read(&subs).await.unwrap().layer, Layer::L1, "the sibling item is untouched");
     let before = s.origin.stripe.calls();
     assert_eq!(s.chain.read(&metadata).await.unwrap().layer, Layer::Origin);
     assert_eq!(s.origin.stripe.calls(), before + 1);
     let missing = cus("cus_never_cached");
     assert!(!s.chain.invalidate(&missing).await.unwrap().l2, "nothing to expire");
-    assert!(s.chain.l2().raw_get(&missing).await.unwrap().is_none(), "no item created for a missing key");
+    // A tombstone, so a fill already in flight cannot create the item with
+    // older data; it carries the GSI keys (DynamoDB Local's TTL sweeper needs
+    // them) and no data, and reads as absent.
+    let tomb = s.chain.l2().raw_get(&missing).await.unwrap().expect("a tombstone item");
+    assert!(!tomb.contains_key("data") && tomb.contains_key("gsi1pk") && tomb.contains_key("gsi1sk"));
+    assert_eq!(s.chain.l2().get(&missing).await.unwrap(), tierbench::store::Lookup::Absent);
     s.finish().await;
 }
 

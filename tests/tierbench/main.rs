@@ -8,6 +8,7 @@ mod util;
 
 mod backends;
 mod chain;
+mod defences;
 mod harness;
 mod mock_api;
 mod mock_cli;

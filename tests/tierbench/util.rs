@@ -37,6 +37,8 @@ type Objects = HashMap<(String, String), (u64, String)>;
 pub struct FakeStripe {
     objects: Arc<Mutex<Objects>>,
     calls: Arc<AtomicUsize>,
+    /// Answer delay, and the status every answer gets while an outage lasts.
+    behaviour: Arc<Mutex<(std::time::Duration, Option<u16>)>>,
 }
 
 impl FakeStripe {
@@ -50,6 +52,16 @@ impl FakeStripe {
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
+
+    /// Delays every answer by `delay`.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.behaviour.lock().unwrap().0 = delay;
+    }
+
+    /// Answers every request with `status` (an outage) until called with `None`.
+    pub fn set_outage(&self, status: Option<u16>) {
+        self.behaviour.lock().unwrap().1 = status;
+    }
 }
 
 impl Respond for FakeStripe {
@@ -60,7 +72,15 @@ impl Respond for FakeStripe {
         if let Some(q) = request.url.query() {
             path = format!("{path}?{q}");
         }
-        match self.objects.lock().unwrap().get(&(account.to_owned(), path)) {
+        let (delay, outage) = *self.behaviour.lock().unwrap();
+        if let Some(status) = outage {
+            return ResponseTemplate::new(status).set_delay(delay).set_body_raw(
+                r#"{"error":{"message":"An unknown error occurred","type":"api_error"}}"#,
+                "application/json",
+            );
+        }
+        let found = self.objects.lock().unwrap().get(&(account.to_owned(), path)).cloned();
+        let answer = match found {
             Some((version, body)) => ResponseTemplate::new(200)
                 .set_body_raw(body.clone(), "application/json")
                 .insert_header(OBJECT_VERSION_HEADER, version.to_string().as_str())
@@ -69,7 +89,8 @@ impl Respond for FakeStripe {
                 r#"{"error":{"code":"resource_missing","message":"No such object","type":"invalid_request_error"}}"#,
                 "application/json",
             ),
-        }
+        };
+        answer.set_delay(delay)
     }
 }
 
@@ -122,7 +143,19 @@ pub async fn setup(choice: BackendChoice, policy: TtlPolicy, dynamo: DynamoOptio
     let backends = backends(choice).await;
     let origin = origin().await;
     let clock = ManualClock::starting_now();
-    let shared: SharedClock = clock.clone();
+    let chain = chain_on(&backends, &origin.server.uri(), policy, dynamo, clock.clone()).await;
+    Setup { chain, clock, origin, backends }
+}
+
+/// A chain (its own Redis connection, DynamoDB client and HTTP client: one
+/// "instance") on `backends` with the origin at `origin_url`.
+pub async fn chain_on(
+    backends: &Backends,
+    origin_url: &str,
+    policy: TtlPolicy,
+    dynamo: DynamoOptions,
+    clock: SharedClock,
+) -> LiveChain {
     let redis = RedisOptions { url: backends.endpoints.redis_url.clone(), ..RedisOptions::default() };
     let dynamo = DynamoOptions {
         endpoint_url: backends.endpoints.dynamodb_endpoint.clone(),
@@ -132,10 +165,9 @@ pub async fn setup(choice: BackendChoice, policy: TtlPolicy, dynamo: DynamoOptio
     let l1 = RedisL1::connect(&redis).await.expect("redis connects");
     let l2 = DynamoL2::connect(&dynamo).await.expect("dynamodb connects and the table is created");
     let http = StripeHttp::new(
-        StripeHttpOptions { base_url: origin.server.uri(), ..Default::default() },
-        shared.clone(),
+        StripeHttpOptions { base_url: origin_url.to_owned(), ..Default::default() },
+        clock.clone(),
     )
     .expect("http client");
-    let chain = CacheChain::new(l1, l2, http, policy, shared);
-    Setup { chain, clock, origin, backends }
+    CacheChain::new(l1, l2, http, policy, clock)
 }
