@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 macro_rules! counters {
@@ -14,7 +15,7 @@ macro_rules! counters {
         }
 
         /// A copy of [`ChainStats`] at one moment; adds up across chains.
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         pub struct ChainCounters {
             $( $(#[$doc])* pub $name: u64, )*
         }

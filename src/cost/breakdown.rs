@@ -1,6 +1,7 @@
 //! The cost model's output: each component per run, per million requests and
 //! per month, with the quantities behind it, plus Stripe headroom.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::deployment::Engine;
@@ -9,7 +10,7 @@ use super::usage::StripeMode;
 /// One cost three ways. Every rule is linear in time (hourly charges x hours,
 /// monthly allowances prorated), so the month is the run scaled by
 /// `hours_per_month / run hours`.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ComponentCost {
     /// What the run's duration and traffic cost, USD.
     pub per_run_usd: f64,
@@ -30,7 +31,7 @@ impl ComponentCost {
 }
 
 /// Whether Lambda's monthly free tier is deducted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FreeTier {
     /// List prices; the free tier is shared by every function of the account.
@@ -42,7 +43,7 @@ pub enum FreeTier {
 }
 
 /// Lambda: requests plus GB-seconds (INIT and waiting on Stripe included).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LambdaCost {
     /// The total.
     pub cost: ComponentCost,
@@ -59,7 +60,7 @@ pub struct LambdaCost {
 }
 
 /// How the ElastiCache charge was sized.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CacheSizing {
     /// Node-based cluster.
@@ -93,7 +94,7 @@ pub enum CacheSizing {
 }
 
 /// ElastiCache.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ElastiCacheCost {
     /// The total.
     pub cost: ComponentCost,
@@ -105,7 +106,7 @@ pub struct ElastiCacheCost {
 }
 
 /// How DynamoDB requests were charged.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DynamoCapacityCost {
     /// Per request unit.
@@ -133,7 +134,7 @@ pub enum DynamoCapacityCost {
 }
 
 /// DynamoDB.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DynamoCost {
     /// The total.
     pub cost: ComponentCost,
@@ -150,7 +151,7 @@ pub struct DynamoCost {
 }
 
 /// NAT gateways.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NatCost {
     /// The total.
     pub cost: ComponentCost,
@@ -166,7 +167,7 @@ pub struct NatCost {
 }
 
 /// Data transfer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TransferCost {
     /// The total.
     pub cost: ComponentCost,
@@ -183,7 +184,7 @@ pub struct TransferCost {
 }
 
 /// Stripe calls against the account's global rate limit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StripeHeadroom {
     /// Which limit applies.
     pub mode: StripeMode,
@@ -200,7 +201,7 @@ pub struct StripeHeadroom {
 }
 
 /// The whole estimate for one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CostBreakdown {
     /// The run's duration, seconds.
     pub run_duration_s: f64,

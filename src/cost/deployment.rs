@@ -1,6 +1,7 @@
 //! The deployment choices a cost depends on: AZs, NAT, how DynamoDB is reached,
 //! Lambda memory and architecture, the ElastiCache shape, DynamoDB capacity mode.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How the measured traffic would be deployed on AWS.
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// By default: 2 AZs, one NAT gateway per AZ, DynamoDB through a gateway
 /// endpoint, Lambda 1024 MB x86_64 (the seed article's function), two
 /// `cache.t4g.small` Redis OSS nodes (1 replica), DynamoDB on-demand.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Deployment {
     /// Availability zones the Lambdas (and NAT gateways) run in. Default 2.
@@ -39,7 +40,7 @@ impl Default for Deployment {
 }
 
 /// NAT gateways in the VPC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NatGateways {
     /// No NAT (Lambdas outside a VPC, or no internet access).
@@ -49,7 +50,7 @@ pub enum NatGateways {
 }
 
 /// How Lambdas reach DynamoDB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DynamoRoute {
     /// A VPC gateway endpoint (free): DynamoDB traffic skips the NAT.
@@ -59,7 +60,7 @@ pub enum DynamoRoute {
 }
 
 /// Lambda CPU architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     /// x86_64, Lambda's default.
@@ -70,7 +71,7 @@ pub enum Architecture {
 }
 
 /// The Lambda function's configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LambdaConfig {
     /// Memory size, MB. Default 1024.
@@ -86,7 +87,7 @@ impl Default for LambdaConfig {
 }
 
 /// ElastiCache engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// Redis OSS. The default.
@@ -97,7 +98,7 @@ pub enum Engine {
 }
 
 /// The L1 cache's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CacheDeployment {
     /// Node-based: shards = ceil(working set / usable memory), each with
@@ -124,7 +125,7 @@ impl Default for CacheDeployment {
 }
 
 /// DynamoDB capacity mode.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DynamoCapacity {
     /// Pay per request unit.

@@ -3,22 +3,25 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A multiset of `K` with counts. Rounding what is recorded (sizes up to a
 /// bucket) bounds its memory and keeps cost estimates conservative.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(
     from = "Vec<Counted<K>>",
     into = "Vec<Counted<K>>",
     bound(serialize = "K: Serialize + Clone + Ord", deserialize = "K: Deserialize<'de> + Ord")
 )]
+#[schemars(inline)]
 pub struct Tally<K: Ord> {
     counts: BTreeMap<K, u64>,
 }
 
 /// One entry of a serialised [`Tally`]: the key's fields plus `count`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Counted{K}")]
 pub struct Counted<K> {
     /// What was seen.
     #[serde(flatten)]

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::usage::ItemWrite;
@@ -22,7 +23,7 @@ pub const ECPU_BYTES: f64 = 1024.0;
 pub const SECONDS_PER_HOUR: f64 = 3600.0;
 
 /// How a DynamoDB read is consistent; sets the read-unit multiplier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Consistency {
     /// Eventually consistent: 0.5 unit per 4 KB. DynamoDB's default and the only
@@ -46,7 +47,9 @@ impl Consistency {
 }
 
 /// Whether a DynamoDB write is part of a transaction (which doubles its units).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteMode {
     /// PutItem / UpdateItem / DeleteItem / BatchWriteItem. The default.

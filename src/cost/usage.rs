@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::deployment::Deployment;
@@ -12,7 +13,7 @@ use super::tally::Tally;
 use super::units::{self, Consistency, WriteMode};
 
 /// Everything the cost model needs from one run.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Usage {
     /// Wall (or virtual) duration of the measured part of the run, seconds.
@@ -60,7 +61,7 @@ impl Usage {
 }
 
 /// Lambda invocations and their billed time.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LambdaUsage {
     /// Invocations (billed as requests).
@@ -90,7 +91,7 @@ impl LambdaUsage {
 }
 
 /// A Redis command family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RedisCommand {
     /// GET (and other simple reads).
@@ -104,7 +105,7 @@ pub enum RedisCommand {
 }
 
 /// One Redis command and the bytes it moved (request + response payload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct RedisOp {
     /// The command.
     pub command: RedisCommand,
@@ -113,7 +114,7 @@ pub struct RedisOp {
 }
 
 /// Redis commands and what was stored.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisUsage {
     /// Every command with its bytes (ECPU are metered per command).
@@ -141,7 +142,7 @@ impl RedisUsage {
 
 /// The Redis data at its peak: memory is estimated from it with the pricing
 /// table's per-key overheads and fragmentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisWorkingSet {
     /// Keys held.
@@ -155,7 +156,7 @@ pub struct RedisWorkingSet {
 }
 
 /// One DynamoDB read: a GetItem's item size, or a Query page's summed size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct ItemRead {
     /// Consistency mode.
     pub consistency: Consistency,
@@ -164,7 +165,7 @@ pub struct ItemRead {
 }
 
 /// A GSI an item is projected into, as touched by one write.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct GsiWrite {
     /// Size of the projection written to the index, bytes.
     pub projected_bytes: u64,
@@ -174,7 +175,7 @@ pub struct GsiWrite {
 
 /// One DynamoDB write (Put, Update, or Delete with the deleted item's size).
 /// TTL deletions are free and are not recorded.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct ItemWrite {
     /// Size of the item written, bytes.
     pub item_bytes: u64,
@@ -187,7 +188,7 @@ pub struct ItemWrite {
 }
 
 /// DynamoDB requests and storage.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DynamoUsage {
     /// GetItem (and BatchGetItem items) by consistency and size.
@@ -242,7 +243,7 @@ impl DynamoUsage {
 }
 
 /// What the DynamoDB table and its GSIs store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DynamoStorage {
     /// Items in the table.
@@ -256,7 +257,7 @@ pub struct DynamoStorage {
 }
 
 /// Which Stripe rate limit applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StripeMode {
     /// Live mode (100 requests/s by default). The default.
@@ -267,7 +268,7 @@ pub enum StripeMode {
 }
 
 /// Calls to the Stripe API.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StripeUsage {
     /// Which rate limit applies.
@@ -283,7 +284,7 @@ pub struct StripeUsage {
 }
 
 /// Traffic not implied by the fields above.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkUsage {
     /// Bytes that crossed an AZ boundary. `None`: estimated as the Redis bytes

@@ -101,6 +101,22 @@ impl Serialize for Latency {
     }
 }
 
+impl schemars::JsonSchema for Latency {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Latency".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": "A latency histogram in microseconds (1 µs to 1 h, 3 significant digits): \
+                HdrHistogram's compressed V2 encoding (V2 + DEFLATE) in standard base64, \
+                as HdrHistogram's own tools read it."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Latency {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;

@@ -6,13 +6,14 @@ mod latency;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use self::latency::Latency;
 use crate::chain::Layer;
 
 /// How a request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Served from Redis.
@@ -57,7 +58,7 @@ pub struct Sample {
 pub const LATE_AFTER: Duration = Duration::from_millis(1);
 
 /// Counts of one run (or one second of it).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Counts {
     /// Requests finished.
     pub requests: u64,
@@ -127,7 +128,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// One second of a run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Second {
     /// Seconds since the run's start (by intended start).
     pub second: u64,
@@ -138,13 +139,15 @@ pub struct Second {
 }
 
 /// What a run measured; merges exactly with other shards of the same run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunMetrics {
     /// Totals.
     pub counts: Counts,
     /// Latency from the intended start (coordinated omission corrected), per outcome.
+    #[schemars(schema_with = "crate::report::enum_keyed_map::<Outcome, Latency>")]
     pub corrected: BTreeMap<Outcome, Latency>,
     /// Latency from the actual send, per outcome.
+    #[schemars(schema_with = "crate::report::enum_keyed_map::<Outcome, Latency>")]
     pub uncorrected: BTreeMap<Outcome, Latency>,
     /// How old the served version's replacement was, for stale reads.
     pub staleness_age: Latency,

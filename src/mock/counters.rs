@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Live counters (relaxed atomics; read them through [`Counters::snapshot`]).
@@ -40,7 +41,7 @@ pub(crate) fn bump(c: &AtomicU64) {
 }
 
 /// 429s by `Stripe-Rate-Limited-Reason`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RateLimited {
     /// `global-rate`: the account's token bucket was empty.
     pub global_rate: u64,
@@ -66,7 +67,7 @@ impl RateLimited {
 }
 
 /// Faults injected.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Faults {
     /// Requests answered with an outage window's status.
     pub status: u64,
@@ -83,7 +84,7 @@ pub struct Faults {
 }
 
 /// Webhook deliveries.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Webhooks {
     /// Successful deliveries (2xx from the endpoint), duplicates included.
     pub delivered: u64,
@@ -100,7 +101,7 @@ pub struct Webhooks {
 }
 
 /// A copy of the counters at one moment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CounterSnapshot {
     /// API requests received (the reserved `/_tierbench` prefix excluded).
     pub requests: u64,

@@ -3,13 +3,17 @@
 //! cost/staleness/p99 frontier of a sweep. Files are written atomically.
 
 mod files;
+mod schema;
 mod table;
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use self::files::{result_dir, write_all, write_atomic};
+pub(crate) use self::schema::enum_keyed_map;
+pub use self::schema::{RESULT_SCHEMA_PATH, result_schema, result_schema_text};
 pub use self::table::{frontier, terminal_table};
 use crate::backends::BackendKind;
 use crate::chain::{ChainCounters, Tier, TtlPolicy};
@@ -23,7 +27,7 @@ use crate::stripe::ObjectKind;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One run of a scenario: every policy it ran.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunResult {
     /// [`SCHEMA_VERSION`] of the writer.
@@ -59,12 +63,14 @@ pub struct RunResult {
 }
 
 /// TTLs as run, in seconds, per kind.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TtlView {
     /// L1 TTL per kind.
+    #[schemars(schema_with = "schema::enum_keyed_map::<ObjectKind, f64>")]
     pub l1_s: BTreeMap<ObjectKind, f64>,
     /// L2 TTL per kind.
+    #[schemars(schema_with = "schema::enum_keyed_map::<ObjectKind, f64>")]
     pub l2_s: BTreeMap<ObjectKind, f64>,
     /// Jitter fraction.
     pub jitter: f64,
@@ -78,7 +84,7 @@ impl From<&TtlPolicy> for TtlView {
 }
 
 /// The headline numbers of one policy (also in `summary.md` and the table).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
     /// Requests finished.
@@ -125,7 +131,7 @@ pub struct Summary {
 }
 
 /// One policy's results.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyResult {
     /// Policy name.

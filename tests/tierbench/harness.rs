@@ -13,7 +13,7 @@ use tierbench::harness::run_policy;
 use tierbench::metrics::Outcome;
 use tierbench::mock::{MockConfig, MockStripe};
 use tierbench::origin::{StripeHttp, StripeHttpOptions};
-use tierbench::report::RunResult;
+use tierbench::report::{RESULT_SCHEMA_PATH, RunResult};
 use tierbench::scenario::Scenario;
 use tierbench::store::{DynamoL2, RedisL1};
 use tierbench::stripe::{CacheKey, ObjectKind};
@@ -129,6 +129,7 @@ fn a_local_sweep_writes_consistent_results() {
     }
     let text = std::fs::read_to_string(run_dir.join("result.json")).unwrap();
     let result: RunResult = serde_json::from_str(&text).expect("result.json matches the result schema");
+    assert_matches_committed_schema(&text);
     assert!(result.complete);
     assert_eq!(result.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["seed", "short"]);
     for p in &result.policies {
@@ -155,6 +156,16 @@ fn a_local_sweep_writes_consistent_results() {
     }
     let csv = std::fs::read_to_string(run_dir.join("timeseries.csv")).unwrap();
     assert!(csv.starts_with("policy,second,") && csv.lines().count() > 4);
+}
+
+/// Validates a `result.json` against `results/result.schema.json`.
+fn assert_matches_committed_schema(result_json: &str) {
+    let schema = std::fs::read_to_string(manifest(RESULT_SCHEMA_PATH)).unwrap();
+    let validator = jsonschema::draft202012::new(&serde_json::from_str(&schema).unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(result_json).unwrap();
+    let errors: Vec<String> =
+        validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "result.json does not match {RESULT_SCHEMA_PATH}: {errors:#?}");
 }
 
 /// The redis-server pid among local backends' processes.
