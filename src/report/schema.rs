@@ -145,7 +145,7 @@ mod tests {
                 usage,
                 interrupted: false,
             };
-            PolicyResult::from_run(&run, &pricing)
+            PolicyResult::from_run(&run, &pricing, &crate::cost::CostOptions::default())
         };
         let mut serverless = usage(60);
         serverless.deployment.cache = CacheDeployment::Serverless { engine: Engine::Valkey };
