@@ -149,17 +149,20 @@ pub async fn run_policy(
         timeout: Duration::from_secs(30),
         ..StripeHttpOptions::default()
     };
+    // Coalescing spans every caller of the run, as in one server process
+    // (Lambdas, one request each, coalesce only through a lease).
+    let flights: Arc<crate::chain::Flights<crate::chain::Flight>> = Arc::default();
     let factory: ChainFactory = {
         let (redis, dynamo, origin, policy) = (redis.clone(), dynamo.clone(), origin.clone(), policy.clone());
         Arc::new(move || {
-            let (redis, dynamo, origin, policy) =
-                (redis.clone(), dynamo.clone(), origin.clone(), policy.clone());
+            let (redis, dynamo, origin, policy, flights) =
+                (redis.clone(), dynamo.clone(), origin.clone(), policy.clone(), flights.clone());
             async move {
                 let clock = SystemClock::shared();
                 let l1 = RedisL1::connect(&redis).await.ok()?;
                 let l2 = DynamoL2::open(&dynamo).await;
                 let http = StripeHttp::new(origin, clock.clone()).ok()?;
-                Some(CacheChain::new(l1, l2, http, policy, clock))
+                Some(CacheChain::new(l1, l2, http, policy, clock).with_flights(flights))
             }
             .boxed()
         })

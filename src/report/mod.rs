@@ -74,12 +74,41 @@ pub struct TtlView {
     pub l2_s: BTreeMap<ObjectKind, f64>,
     /// Jitter fraction.
     pub jitter: f64,
+    /// The stampede and outage defences as run (windows time-compressed).
+    pub defences: DefencesView,
+}
+
+/// A policy's defences as run, seconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefencesView {
+    /// In-process coalescing (across the run's callers).
+    pub coalesce: bool,
+    /// Cross-instance lease: how long a caller waits for the holder's fill; `None`: no lease.
+    pub lease_wait_s: Option<f64>,
+    /// XFetch beta (0: off).
+    pub early_refresh_beta: f64,
+    /// Stale-while-revalidate window.
+    pub stale_while_revalidate_s: f64,
+    /// Stale-if-error window.
+    pub stale_if_error_s: f64,
+    /// Negative-caching TTL of 404s (0: off).
+    pub negative_ttl_s: f64,
 }
 
 impl From<&TtlPolicy> for TtlView {
     fn from(p: &TtlPolicy) -> Self {
         let per = |t| ObjectKind::ALL.iter().map(|k| (*k, p.ttl(t, *k).as_secs_f64())).collect();
-        TtlView { l1_s: per(Tier::L1), l2_s: per(Tier::L2), jitter: p.jitter }
+        let d = &p.defences;
+        let defences = DefencesView {
+            coalesce: d.coalesce,
+            lease_wait_s: d.lease.map(|l| l.wait.as_secs_f64()),
+            early_refresh_beta: d.early_refresh_beta,
+            stale_while_revalidate_s: d.stale_while_revalidate.as_secs_f64(),
+            stale_if_error_s: d.stale_if_error.as_secs_f64(),
+            negative_ttl_s: d.negative_ttl.as_secs_f64(),
+        };
+        TtlView { l1_s: per(Tier::L1), l2_s: per(Tier::L2), jitter: p.jitter, defences }
     }
 }
 
@@ -117,6 +146,10 @@ pub struct Summary {
     pub stripe_calls_per_s: f64,
     /// Stripe's answers that were 429s.
     pub stripe_429s: u64,
+    /// Origin calls per refill that landed in L2 (each an expiry or
+    /// invalidation refilled): 1 means no stampede, more means callers raced
+    /// to Stripe for the same expiry. 0 when nothing was refilled.
+    pub origin_calls_per_fill: f64,
     /// Requests that ended in an error.
     pub errors: u64,
     /// Requests scheduled but never sent.
@@ -178,7 +211,7 @@ impl PolicyResult {
         PolicyResult {
             name: run.name.clone(),
             ttl: TtlView::from(&run.ttl),
-            summary: summarize(&run.metrics, &run.stripe, wall_s, cost.as_ref()),
+            summary: summarize(&run.metrics, &run.chain, &run.stripe, wall_s, cost.as_ref()),
             metrics: run.metrics.clone(),
             chain: run.chain,
             stripe: run.stripe,
@@ -198,7 +231,13 @@ impl PolicyResult {
         PolicyResult {
             name: name.to_owned(),
             ttl: TtlView::from(ttl),
-            summary: summarize(&metrics, &CounterSnapshot::default(), wall_s, None),
+            summary: summarize(
+                &metrics,
+                &ChainCounters::default(),
+                &CounterSnapshot::default(),
+                wall_s,
+                None,
+            ),
             metrics,
             chain: ChainCounters::default(),
             stripe: CounterSnapshot::default(),
@@ -213,7 +252,13 @@ impl PolicyResult {
     }
 }
 
-fn summarize(m: &RunMetrics, stripe: &CounterSnapshot, wall_s: f64, cost: Option<&CostBreakdown>) -> Summary {
+fn summarize(
+    m: &RunMetrics,
+    chain: &ChainCounters,
+    stripe: &CounterSnapshot,
+    wall_s: f64,
+    cost: Option<&CostBreakdown>,
+) -> Summary {
     let c = &m.counts;
     let all = m.corrected_all();
     Summary {
@@ -232,6 +277,11 @@ fn summarize(m: &RunMetrics, stripe: &CounterSnapshot, wall_s: f64, cost: Option
         stripe_calls: stripe.requests,
         stripe_calls_per_s: stripe.requests as f64 / wall_s,
         stripe_429s: stripe.rate_limited.total(),
+        origin_calls_per_fill: if chain.l2_fills == 0 {
+            0.0
+        } else {
+            (chain.origin_fetches + chain.origin_errors) as f64 / chain.l2_fills as f64
+        },
         errors: c.errors,
         dropped: c.dropped,
         late: c.late,

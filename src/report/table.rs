@@ -32,7 +32,7 @@ pub fn terminal_table(result: &RunResult) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<16} {:>8} {:>6} {:>6} {:>7} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>8} {:>6} {:>6} {:>10}  frontier",
+        "{:<16} {:>8} {:>6} {:>6} {:>7} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>8} {:>6} {:>6} {:>6} {:>10}  frontier",
         "policy",
         "requests",
         "L1 %",
@@ -45,6 +45,7 @@ pub fn terminal_table(result: &RunResult) -> String {
         "srv p99",
         "Stripe/s",
         "429s",
+        "/fill",
         "errors",
         "drop",
         "$/month"
@@ -53,7 +54,7 @@ pub fn terminal_table(result: &RunResult) -> String {
         let s = &p.summary;
         let _ = writeln!(
             out,
-            "{:<16} {:>8} {:>6.1} {:>6.1} {:>7.2} {:>8.2} {:>8.2} {:>9.2} {:>8.2} {:>8.2} {:>7.1} {:>8} {:>6} {:>6} {:>10}  {}",
+            "{:<16} {:>8} {:>6.1} {:>6.1} {:>7.2} {:>8.2} {:>8.2} {:>9.2} {:>8.2} {:>8.2} {:>7.1} {:>8} {:>6.2} {:>6} {:>6} {:>10}  {}",
             p.name,
             s.requests,
             s.l1_hit_ratio * 100.0,
@@ -66,6 +67,7 @@ pub fn terminal_table(result: &RunResult) -> String {
             s.served_p99_ms,
             s.stripe_calls_per_s,
             s.stripe_429s,
+            s.origin_calls_per_fill,
             s.errors,
             s.dropped,
             s.cost_per_month_usd.map_or("n/a".to_owned(), |c| format!("{c:.2}")),
@@ -74,7 +76,8 @@ pub fn terminal_table(result: &RunResult) -> String {
     }
     out.push_str(
         "frontier (*): no other policy is at once cheaper, less stale, faster (p99 of served requests) and \
-         less failing; $/month at this run's rate with the default pricing and deployment\n",
+         less failing; /fill: Stripe calls per expiry refilled (1 = no stampede); $/month at this run's rate with \
+         the scenario's pricing and deployment\n",
     );
     out
 }

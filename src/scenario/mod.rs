@@ -256,6 +256,11 @@ impl Scenario {
         p.l2_default = scale(p.l2_default);
         p.l1.values_mut().for_each(|d| *d = scale(*d));
         p.l2.values_mut().for_each(|d| *d = scale(*d));
+        // Windows are policy time; lease timings are the chain's own (wall).
+        let d = &mut p.defences;
+        (d.stale_while_revalidate, d.stale_if_error) =
+            (scale(d.stale_while_revalidate), scale(d.stale_if_error));
+        d.negative_ttl = scale(d.negative_ttl);
         p.jitter_seed = self.seed;
         p
     }

@@ -120,6 +120,20 @@ pub struct RawPolicy {
     pub l1_ttl: Option<Spanned<RawTtl>>,
     pub l2_ttl: Option<Spanned<RawTtl>>,
     pub jitter: Option<Spanned<f64>>,
+    pub coalesce: Option<bool>,
+    pub lease: Option<Spanned<RawLease>>,
+    pub early_refresh_beta: Option<Spanned<f64>>,
+    pub stale_while_revalidate: Option<Spanned<String>>,
+    pub stale_if_error: Option<Spanned<String>>,
+    pub negative_ttl: Option<Spanned<String>>,
+}
+
+/// `lease = true` or `lease = { ttl = "10s", wait = "2s", poll = "10ms" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawLease {
+    On(bool),
+    Timed { ttl: Option<String>, wait: Option<String>, poll: Option<String> },
 }
 
 /// `[stripe]`: how the mock Stripe behaves.

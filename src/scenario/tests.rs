@@ -158,3 +158,25 @@ fn bad_cost_values_name_the_key_and_line() {
         assert_eq!((e.key.as_str(), e.line), (key, line), "{section}: {e}");
     }
 }
+
+#[test]
+fn policy_defences_parse_and_time_compress_their_windows() {
+    let text = "duration = \"10s\"\ntime_scale = 10\n[[policy]]\nname = \"d\"\ncoalesce = true\n\
+                lease = { wait = \"1s\" }\nearly_refresh_beta = 1.0\nstale_while_revalidate = \"30s\"\n\
+                stale_if_error = \"10m\"\nnegative_ttl = \"1m\"\n[[policy]]\nname = \"plain\"\nlease = false\n";
+    let s = parse(text).unwrap();
+    let d = &s.policies[0].ttl.defences;
+    assert!(d.coalesce && d.early_refresh_beta == 1.0);
+    let lease = d.lease.unwrap();
+    assert_eq!((lease.wait, lease.ttl), (Duration::from_secs(1), Duration::from_secs(10)));
+    assert_eq!(d.stale_if_error, Duration::from_secs(600));
+    let scaled = s.scaled_policy(0).defences;
+    assert_eq!(scaled.stale_while_revalidate, Duration::from_secs(3));
+    assert_eq!(scaled.negative_ttl, Duration::from_secs(6));
+    assert_eq!(scaled.lease.unwrap().wait, Duration::from_secs(1), "lease timing is wall time");
+    assert_eq!(s.policies[1].ttl.defences, crate::chain::Defences::default());
+    let bad = parse("duration = \"10s\"\n[[policy]]\nname = \"b\"\nstale_if_error = \"5\"\n").unwrap_err();
+    assert_eq!((bad.key.as_str(), bad.line), ("policy.stale_if_error", 4));
+    let bad = parse("duration = \"10s\"\n[[policy]]\nname = \"b\"\nearly_refresh_beta = -1\n").unwrap_err();
+    assert_eq!(bad.key, "policy.early_refresh_beta");
+}

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{RawArrival, RawPolicy, RawPopularity, RawScenario, RawTtl};
+use super::raw::{RawArrival, RawLease, RawPolicy, RawPopularity, RawScenario, RawTtl};
 use super::units::parse_duration;
 use super::{
     Arrival, Burst, CallerSpec, KindMix, MutationSpec, PolicySpec, Popularity, Scenario, ScenarioError,
     Stage, StripeSpec, WorkloadSpec,
 };
-use crate::chain::TtlPolicy;
+use crate::chain::{Defences, LeaseConfig, TtlPolicy};
 use crate::stripe::ObjectKind;
 
 /// Builds errors against one file's text.
@@ -363,8 +363,54 @@ fn policy(cx: &Ctx<'_>, raw: &Spanned<RawPolicy>) -> Result<PolicySpec, Scenario
         }
         t.jitter = v;
     }
+    t.defences = defences(cx, p)?;
     if p.name.trim().is_empty() {
         return Err(cx.err(&raw.span(), "policy.name", "must not be empty"));
     }
     Ok(PolicySpec { name: p.name.clone(), ttl: t })
+}
+
+fn defences(cx: &Ctx<'_>, p: &RawPolicy) -> Result<Defences, ScenarioError> {
+    let window = |v: &Option<Spanned<String>>, key: &str| match v {
+        Some(d) => cx.duration(&d.span(), key, d.get_ref()),
+        None => Ok(Duration::ZERO),
+    };
+    let early_refresh_beta = match &p.early_refresh_beta {
+        Some(b) if !(b.get_ref().is_finite() && *b.get_ref() >= 0.0) => {
+            return Err(cx.err(
+                &b.span(),
+                "policy.early_refresh_beta",
+                format!("must be >= 0, got {}", b.get_ref()),
+            ));
+        }
+        Some(b) => *b.get_ref(),
+        None => 0.0,
+    };
+    let lease = match &p.lease {
+        None => None,
+        Some(l) => {
+            let (span, d) = (l.span(), LeaseConfig::default());
+            let get = |v: &Option<String>, key: &str, default: Duration| match v {
+                Some(t) => cx.duration(&span, &format!("policy.lease.{key}"), t),
+                None => Ok(default),
+            };
+            match l.get_ref() {
+                RawLease::On(false) => None,
+                RawLease::On(true) => Some(d),
+                RawLease::Timed { ttl, wait, poll } => Some(LeaseConfig {
+                    ttl: get(ttl, "ttl", d.ttl)?,
+                    wait: get(wait, "wait", d.wait)?,
+                    poll: get(poll, "poll", d.poll)?,
+                }),
+            }
+        }
+    };
+    Ok(Defences {
+        coalesce: p.coalesce.unwrap_or(false),
+        lease,
+        early_refresh_beta,
+        stale_while_revalidate: window(&p.stale_while_revalidate, "policy.stale_while_revalidate")?,
+        stale_if_error: window(&p.stale_if_error, "policy.stale_if_error")?,
+        negative_ttl: window(&p.negative_ttl, "policy.negative_ttl")?,
+    })
 }
