@@ -85,6 +85,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// `Stripe-Should-Retry` as sent: `Some(true)`, `Some(false)`, or `None` when
+/// absent or neither (the SDKs compare with the exact strings).
+fn should_retry(headers: &HeaderMap) -> Option<bool> {
+    match header(headers, "stripe-should-retry") {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    }
+}
+
 impl StripeHttp {
     /// A client for `options`, versioning objects by `clock` when the server
     /// does not tell their version.
@@ -115,8 +125,14 @@ impl Origin for StripeHttp {
         if let Some(account) = &key.account {
             req = req.header("Stripe-Account", account);
         }
-        let transport =
-            |e: reqwest::Error| OriginError::Transport { url: url.clone(), message: e.to_string() };
+        let timeout = self.options.timeout;
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                OriginError::TimedOut { after: timeout }
+            } else {
+                OriginError::Transport { url: url.clone(), message: e.to_string() }
+            }
+        };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -131,6 +147,7 @@ impl Origin for StripeHttp {
         let error: Option<serde_json::Value> = serde_json::from_str(&body).ok();
         let field = |name: &str| error.as_ref().and_then(|e| e["error"][name].as_str()).map(str::to_owned);
         let message = field("message").unwrap_or_else(|| body.chars().take(200).collect());
+        let should_retry = should_retry(&headers);
         Err(match status.as_u16() {
             404 => OriginError::NotFound(message),
             429 => OriginError::RateLimited {
@@ -138,9 +155,10 @@ impl Origin for StripeHttp {
                     .map(str::to_owned)
                     .or_else(|| field("code"))
                     .unwrap_or_else(|| "unknown".into()),
-                should_retry: header(&headers, "stripe-should-retry") == Some("true"),
+                code: field("code"),
+                should_retry,
             },
-            code => OriginError::Status { status: code, message },
+            code => OriginError::Status { status: code, message, should_retry },
         })
     }
 }
@@ -161,6 +179,17 @@ mod tests {
         assert_eq!(p(ObjectKind::Invoice).0, "/v1/invoices/x_1");
         let k = CacheKey::new(ObjectKind::Invoice, "in_1").with_expand(["customer"]);
         assert_eq!(request_path(&k).1, vec![("expand[]", "customer".into())]);
+    }
+
+    #[test]
+    fn stripe_should_retry_is_read_only_as_its_exact_strings() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("stripe-should-retry", v.parse().unwrap());
+            should_retry(&h)
+        };
+        assert_eq!((with("true"), with("false"), with("yes")), (Some(true), Some(false), None));
+        assert_eq!(should_retry(&HeaderMap::new()), None);
     }
 
     #[test]

@@ -18,3 +18,4 @@ mod mock_limits;
 mod mock_support;
 mod mock_truth;
 mod mock_webhooks;
+mod origin_etiquette;

@@ -63,8 +63,11 @@ async fn mock_rate_limited_answers_carry_the_facts_sheet_body_and_headers() {
     use tierbench::origin::Origin as _;
     let key = tierbench::stripe::CacheKey::new(tierbench::stripe::ObjectKind::Customer, id);
     match origin.fetch(&key).await {
-        Err(tierbench::origin::OriginError::RateLimited { reason, should_retry }) => {
-            assert_eq!((reason.as_str(), should_retry), ("global-rate", false));
+        Err(tierbench::origin::OriginError::RateLimited { reason, code, should_retry }) => {
+            assert_eq!(
+                (reason.as_str(), code.as_deref(), should_retry),
+                ("global-rate", Some("rate_limit"), None)
+            );
         }
         other => panic!("expected a rate limit, got {other:?}"),
     }
