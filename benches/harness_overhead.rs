@@ -21,7 +21,7 @@ use tierbench::clock::SystemClock;
 use tierbench::harness::callers::{LiveChain, measured_read};
 use tierbench::metrics::RunMetrics;
 use tierbench::mock::{MockConfig, MockStripe};
-use tierbench::origin::{StripeHttp, StripeHttpOptions};
+use tierbench::origin::{Budget, Etiquette, Guarded, OriginGuards, StripeHttp, StripeHttpOptions};
 use tierbench::scenario::Scenario;
 use tierbench::store::{DynamoL2, RedisL1};
 use tierbench::stripe::{CacheKey, ObjectKind};
@@ -148,11 +148,14 @@ async fn bench() -> anyhow::Result<()> {
     let mock = MockStripe::spawn(MockConfig::unthrottled()).await?;
     let clock = SystemClock::shared();
     let l2 = DynamoL2::connect(&backends.endpoints.dynamo_options()).await?;
+    // As a policy without `etiquette` runs: no budget, retries or breaker.
+    let guards = OriginGuards::new(Etiquette::off(), Budget::Unlimited, clock.clone(), 1)?;
     let mut chains = Vec::new();
     for _ in 0..callers {
         let http =
             StripeHttp::new(StripeHttpOptions { base_url: mock.url(), ..Default::default() }, clock.clone())?;
         let l1 = RedisL1::connect(&backends.endpoints.redis_options()).await?;
+        let http = Guarded::new(http, guards.clone());
         chains.push(Arc::new(CacheChain::new(l1, l2.clone(), http, TtlPolicy::default(), clock.clone())));
     }
     let keys: Vec<CacheKey> = mock

@@ -13,13 +13,13 @@ use crate::chain::{CacheChain, ChainCounters, ChainError, Served};
 use crate::clock::{Clock, SystemClock};
 use crate::metrics::{Outcome, RunMetrics, Sample};
 use crate::mock::MockHandle;
-use crate::origin::{OriginError, StripeHttp};
+use crate::origin::{Guarded, Origin, OriginError, StripeHttp};
 use crate::store::{DynamoL2, RedisL1};
 use crate::stripe::CacheKey;
 use crate::workload::Workload;
 
 /// The chain as the harness runs it.
-pub type LiveChain = CacheChain<RedisL1, DynamoL2, StripeHttp>;
+pub type LiveChain = CacheChain<RedisL1, DynamoL2, Guarded<StripeHttp>>;
 
 /// Builds a fresh chain (new connections), as a cold-started Lambda would.
 pub type ChainFactory =
@@ -65,8 +65,8 @@ pub struct Context {
 /// Reads `key` through `chain` and measures it against the truth: the sample
 /// (times from `t0`; stale when the served version had been superseded at
 /// serve time) and the chain's answer.
-pub async fn measured_read(
-    chain: &LiveChain,
+pub async fn measured_read<O: Origin + Clone + 'static>(
+    chain: &CacheChain<RedisL1, DynamoL2, O>,
     truth: &MockHandle,
     t0: Instant,
     intended: Duration,

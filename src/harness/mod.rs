@@ -25,7 +25,9 @@ use crate::clock::SystemClock;
 use crate::cost::{DynamoStorage, RedisCommand, RedisWorkingSet, Usage};
 use crate::metrics::{RunMetrics, Sample};
 use crate::mock::{CounterSnapshot, MockConfig, MockError, MockStripe, WebhookEndpointConfig};
-use crate::origin::{StripeHttp, StripeHttpOptions};
+use crate::origin::{
+    Budget, EtiquetteSnapshot, Guarded, OriginGuards, StripeHttp, StripeHttpOptions, StripeMode,
+};
 use crate::rng::mix;
 use crate::scenario::Scenario;
 use crate::store::{DynamoL2, DynamoOptions, RedisL1, RedisOptions, StoreError, TableSpec};
@@ -76,6 +78,8 @@ pub struct PolicyRun {
     pub usage: Usage,
     /// Whether Ctrl-C cut it short.
     pub interrupted: bool,
+    /// What the Stripe etiquette did (budget waits and refusals, retries, breaker).
+    pub etiquette: EtiquetteSnapshot,
 }
 
 fn mock_config(scenario: &Scenario) -> MockConfig {
@@ -152,16 +156,27 @@ pub async fn run_policy(
     // Coalescing spans every caller of the run, as in one server process
     // (Lambdas, one request each, coalesce only through a lease).
     let flights: Arc<crate::chain::Flights<crate::chain::Flight>> = Arc::default();
+    // One budget, breaker and counter set for every caller of the run.
+    let etiquette = scenario.policies[index].etiquette.clone();
+    let mode = StripeMode::of_key(&origin.api_key);
+    let budget =
+        Budget::from_config(&etiquette.budget, mode, SystemClock::shared(), Some(&endpoints.redis_url))
+            .await
+            .map_err(|e| std::io::Error::other(format!("stripe budget: {e}")))?;
+    let guards = OriginGuards::new(etiquette, budget, SystemClock::shared(), scenario.seed)
+        .map_err(|e| std::io::Error::other(format!("stripe etiquette: {e}")))?;
     let factory: ChainFactory = {
         let (redis, dynamo, origin, policy) = (redis.clone(), dynamo.clone(), origin.clone(), policy.clone());
+        let guards = guards.clone();
         Arc::new(move || {
             let (redis, dynamo, origin, policy, flights) =
                 (redis.clone(), dynamo.clone(), origin.clone(), policy.clone(), flights.clone());
+            let guards = guards.clone();
             async move {
                 let clock = SystemClock::shared();
                 let l1 = RedisL1::connect(&redis).await.ok()?;
                 let l2 = DynamoL2::open(&dynamo).await;
-                let http = StripeHttp::new(origin, clock.clone()).ok()?;
+                let http = Guarded::new(StripeHttp::new(origin, clock.clone()).ok()?, guards);
                 Some(CacheChain::new(l1, l2, http, policy, clock).with_flights(flights))
             }
             .boxed()
@@ -317,6 +332,7 @@ pub async fn run_policy(
         wall,
         usage,
         interrupted: *stop.borrow(),
+        etiquette: guards.snapshot(),
     })
 }
 

@@ -61,6 +61,21 @@ impl Default for Etiquette {
     }
 }
 
+impl Etiquette {
+    /// No etiquette: no budget, no breaker, no retries, one 30 s timeout: the
+    /// seed's Lambda calling Stripe bare. What a policy without `etiquette` runs.
+    pub fn off() -> Self {
+        Etiquette {
+            budget: BudgetConfig { scope: BudgetScope::Off, ..BudgetConfig::default() },
+            retry: RetryPolicy { max_retries: 0, ..RetryPolicy::default() },
+            breaker: BreakerConfig { enabled: false, ..BreakerConfig::default() },
+            attempt_timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(30),
+            ..Etiquette::default()
+        }
+    }
+}
+
 /// What a fetch does when the budget has no token for it now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]

@@ -80,7 +80,7 @@ impl Counters {
 }
 
 /// Budget draws.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BudgetCounts {
     /// Tokens taken without waiting.
     pub immediate: u64,
@@ -95,7 +95,7 @@ pub struct BudgetCounts {
 }
 
 /// Retries made, by reason.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RetryCounts {
     /// After connection errors and timeouts.
     pub network: u64,
@@ -119,7 +119,7 @@ impl RetryCounts {
 }
 
 /// Circuit breaker transitions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BreakerCounts {
     /// Times it opened (a failed half-open probe reopens it: counted again).
     pub opens: u64,
@@ -130,7 +130,7 @@ pub struct BreakerCounts {
 }
 
 /// A copy of the etiquette's counters at one moment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EtiquetteSnapshot {
     /// Fetches asked of the guarded origin.
     pub fetches: u64,

@@ -21,6 +21,7 @@ use crate::cost::{CostBreakdown, CostOptions, Pricing, Usage, estimate};
 use crate::harness::{PolicyRun, WebhookCounts};
 use crate::metrics::RunMetrics;
 use crate::mock::CounterSnapshot;
+use crate::origin::EtiquetteSnapshot;
 use crate::stripe::ObjectKind;
 
 /// Version of the result schema; bumped on any incompatible change.
@@ -193,6 +194,9 @@ pub struct PolicyResult {
     pub wall_s: f64,
     /// Whether Ctrl-C cut it short.
     pub interrupted: bool,
+    /// What the Stripe etiquette did: budget waits and refusals, retries by
+    /// reason, breaker transitions (all zero without an `etiquette`).
+    pub etiquette: EtiquetteSnapshot,
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -222,6 +226,7 @@ impl PolicyResult {
             cold_starts: run.cold_starts,
             wall_s,
             interrupted: run.interrupted,
+            etiquette: run.etiquette,
         }
     }
 
@@ -248,6 +253,7 @@ impl PolicyResult {
             cold_starts: 0,
             wall_s,
             interrupted: false,
+            etiquette: EtiquetteSnapshot::default(),
         }
     }
 }

@@ -144,6 +144,12 @@ mod tests {
                 wall: Duration::from_secs(3),
                 usage,
                 interrupted: false,
+                etiquette: crate::origin::EtiquetteSnapshot {
+                    fetches: 12,
+                    attempts: 13,
+                    succeeded: 12,
+                    ..Default::default()
+                },
             };
             PolicyResult::from_run(&run, &pricing, &crate::cost::CostOptions::default())
         };

@@ -221,8 +221,11 @@ pub struct MutationSpec {
 pub struct PolicySpec {
     /// Its name in reports.
     pub name: String,
-    /// TTLs in policy time (before `time_scale`).
+    /// TTLs and defences in policy time (before `time_scale`).
     pub ttl: TtlPolicy,
+    /// How callers treat Stripe: rate budget, retries, breaker, timeouts.
+    /// Without an `etiquette` table: none ([`crate::origin::Etiquette::off`]).
+    pub etiquette: crate::origin::Etiquette,
 }
 
 impl Scenario {

@@ -126,6 +126,7 @@ pub struct RawPolicy {
     pub stale_while_revalidate: Option<Spanned<String>>,
     pub stale_if_error: Option<Spanned<String>>,
     pub negative_ttl: Option<Spanned<String>>,
+    pub etiquette: Option<Spanned<crate::origin::Etiquette>>,
 }
 
 /// `lease = true` or `lease = { ttl = "10s", wait = "2s", poll = "10ms" }`.

@@ -180,3 +180,18 @@ fn policy_defences_parse_and_time_compress_their_windows() {
     let bad = parse("duration = \"10s\"\n[[policy]]\nname = \"b\"\nearly_refresh_beta = -1\n").unwrap_err();
     assert_eq!(bad.key, "policy.early_refresh_beta");
 }
+
+#[test]
+fn policy_etiquette_is_off_by_default_and_checked_when_given() {
+    let s = parse("duration = \"10s\"\n[[policy]]\nname = \"bare\"\n[[policy]]\nname = \"polite\"\n[policy.etiquette]\non_budget_spent = \"stale\"\nretry = { max_retries = 1 }\n").unwrap();
+    assert_eq!(s.policies[0].etiquette, crate::origin::Etiquette::off());
+    let polite = &s.policies[1].etiquette;
+    assert_eq!((polite.on_budget_spent, polite.retry.max_retries), (crate::origin::OnBudgetSpent::Stale, 1));
+    assert_eq!(polite.budget.scope, crate::origin::BudgetScope::Process);
+    let bad = parse("duration = \"10s\"\n[[policy]]\nname = \"p\"\n[policy.etiquette]\nbudget = { share_of_limit = 2.0 }\n").unwrap_err();
+    assert!(bad.key.starts_with("policy.etiquette.budget"), "{bad}");
+    assert_eq!(bad.line, 4);
+    let unknown =
+        parse("duration = \"10s\"\n[[policy]]\nname = \"p\"\n[policy.etiquette]\nretries = 3\n").unwrap_err();
+    assert_eq!(unknown.line, 5, "{unknown}");
+}

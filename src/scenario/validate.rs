@@ -115,7 +115,11 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> 
         None => 1.0,
     };
     let policies = if raw.policies.is_empty() {
-        vec![PolicySpec { name: "seed".into(), ttl: TtlPolicy::default() }]
+        vec![PolicySpec {
+            name: "seed".into(),
+            ttl: TtlPolicy::default(),
+            etiquette: crate::origin::Etiquette::off(),
+        }]
     } else {
         raw.policies.iter().map(|p| policy(&cx, p)).collect::<Result<Vec<_>, _>>()?
     };
@@ -367,7 +371,16 @@ fn policy(cx: &Ctx<'_>, raw: &Spanned<RawPolicy>) -> Result<PolicySpec, Scenario
     if p.name.trim().is_empty() {
         return Err(cx.err(&raw.span(), "policy.name", "must not be empty"));
     }
-    Ok(PolicySpec { name: p.name.clone(), ttl: t })
+    let etiquette = match &p.etiquette {
+        None => crate::origin::Etiquette::off(),
+        Some(e) => {
+            e.get_ref()
+                .validate()
+                .map_err(|why| cx.err(&e.span(), &format!("policy.etiquette.{}", why.key), why.problem))?;
+            e.get_ref().clone()
+        }
+    };
+    Ok(PolicySpec { name: p.name.clone(), ttl: t, etiquette })
 }
 
 fn defences(cx: &Ctx<'_>, p: &RawPolicy) -> Result<Defences, ScenarioError> {
