@@ -24,6 +24,9 @@ use crate::clock::{Clock, SystemClock};
 pub struct WebhookCounts {
     /// Deliveries verified and applied.
     pub applied: u64,
+    /// Redeliveries of an event already applied (dropped).
+    #[serde(default)]
+    pub duplicates: u64,
     /// Deliveries refused (bad signature or body).
     pub rejected: u64,
     /// Deliveries whose invalidation failed (answered 500: Stripe retries).
@@ -32,9 +35,13 @@ pub struct WebhookCounts {
     pub keys_invalidated: u64,
 }
 
+/// The largest webhook body the endpoint reads.
+pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
+
 #[derive(Default)]
 struct Counters {
     applied: AtomicU64,
+    duplicates: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
     keys: AtomicU64,
@@ -50,6 +57,10 @@ async fn receive(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     let now_s = SystemClock.now().as_secs();
     match app.handler.apply(&app.chain, &body, signature, now_s).await {
+        Ok(applied) if applied.duplicate => {
+            app.counts.duplicates.fetch_add(1, Ordering::Relaxed);
+            StatusCode::OK
+        }
         Ok(applied) => {
             app.counts.applied.fetch_add(1, Ordering::Relaxed);
             app.counts.keys.fetch_add((applied.keys + applied.bulk) as u64, Ordering::Relaxed);
@@ -84,7 +95,11 @@ impl WebhookEndpoint {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = Arc::new(App { handler, chain, counts: Counters::default() });
-        let router = Router::new().route("/webhooks/stripe", post(receive)).with_state(app.clone());
+        // Stripe's events are a few KB; anything far larger is refused unread.
+        let router = Router::new()
+            .route("/webhooks/stripe", post(receive))
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+            .with_state(app.clone());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router)
@@ -110,6 +125,7 @@ impl WebhookEndpoint {
         let c = &self.app.counts;
         WebhookCounts {
             applied: c.applied.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             keys_invalidated: c.keys.load(Ordering::Relaxed),

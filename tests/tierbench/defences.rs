@@ -303,3 +303,53 @@ async fn racing_fills_and_invalidations_resurrect_nothing() {
     assert!(refused > 0, "the race happened (late fills were refused)");
     b.stop().await.unwrap();
 }
+
+/// Forged, replayed (too old), malformed and redelivered webhooks change
+/// nothing; a valid one invalidates its key once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_valid_fresh_webhook_invalidates_and_only_once() {
+    use tierbench::chain::{WebhookError, WebhookHandler};
+    use tierbench::stripe::webhook::signature_header;
+    let s = setup(BackendChoice::Local, policy(Defences::default()), DynamoOptions::default()).await;
+    let key = cus("cus_hook");
+    s.origin.stripe.set("", "/v1/customers/cus_hook", 1, &customer("cus_hook", "a@example.com"));
+    s.chain.read(&key).await.unwrap();
+    let cached = || async { s.chain.l1().raw_get(&key).await.unwrap().is_some() };
+    let handler = WebhookHandler::new(vec!["whsec_new".into(), "whsec_old".into()]);
+    let body = br#"{"id":"evt_1","object":"event","type":"customer.updated","data":{"object":{"id":"cus_hook","object":"customer"}}}"#;
+    let now = 1_800_000_000;
+    let forged = signature_header(&["whsec_attacker"], now, body, None);
+    assert!(matches!(
+        handler.apply(&s.chain, body, Some(&forged), now).await,
+        Err(WebhookError::Signature(_))
+    ));
+    assert!(handler.apply(&s.chain, body, None, now).await.is_err(), "unsigned");
+    let replayed = signature_header(&["whsec_new"], now - 301, body, None);
+    assert!(
+        handler.apply(&s.chain, body, Some(&replayed), now).await.is_err(),
+        "older than the 300 s tolerance"
+    );
+    let mut tampered = body.to_vec();
+    tampered[60] ^= 1;
+    let signed_original = signature_header(&["whsec_new"], now, body, None);
+    assert!(handler.apply(&s.chain, &tampered, Some(&signed_original), now).await.is_err(), "body changed");
+    let not_json = b"not json at all";
+    let signed = signature_header(&["whsec_new"], now, not_json, None);
+    assert!(matches!(
+        handler.apply(&s.chain, not_json, Some(&signed), now).await,
+        Err(WebhookError::Body(_))
+    ));
+    assert!(cached().await, "nothing above touched the cache");
+
+    // Signed with the rotated-out secret: still valid during the rotation.
+    let valid = signature_header(&["whsec_old"], now, body, None);
+    let applied = handler.apply(&s.chain, body, Some(&valid), now).await.unwrap();
+    assert_eq!((applied.keys, applied.duplicate), (1, false));
+    assert!(!cached().await, "the valid event invalidated the key");
+    s.clock.advance(Duration::from_millis(5));
+    s.chain.read(&key).await.unwrap();
+    let again = handler.apply(&s.chain, body, Some(&valid), now).await.unwrap();
+    assert!(again.duplicate, "a redelivery of evt_1 is dropped");
+    assert!(cached().await, "and changes nothing");
+    s.finish().await;
+}

@@ -134,8 +134,9 @@ fn a_local_sweep_writes_consistent_results() {
     assert_eq!(result.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["seed", "short"]);
     for p in &result.policies {
         let c = &p.metrics.counts;
-        assert!(c.requests >= 200, "{}: {c:?}", p.name);
-        assert_eq!(c.l1 + c.l2 + c.origin + c.errors, c.requests);
+        // 240 scheduled; a loaded machine may drop some (counted as dropped).
+        assert!(c.requests >= 100 && c.requests + c.dropped >= 230, "{}: {c:?}", p.name);
+        assert_eq!(c.l1 + c.l2 + c.origin + c.errors + c.stale_served, c.requests);
         // Test mode allows 25 req/s: cold misses at 60 req/s draw 429s, and with
         // no defences yet (issue 5) each one reaches its caller as an error.
         assert_eq!(c.errors, p.summary.stripe_429s, "every error is a counted 429: {:?}", p.stripe);

@@ -360,10 +360,12 @@ async fn origin_two_instances_share_one_budget_through_redis_and_fall_back_witho
 async fn origin_queue_waits_for_a_token_and_fail_fast_does_not() {
     let mock = start(config()).await;
     let clock = SystemClock::shared();
-    let rates = BudgetRates { global_per_s: 10.0, endpoint_per_s: 10.0, burst: Duration::ZERO };
+    // One token per second: slow enough that a loaded machine's slow call
+    // cannot let the fail-fast fetch below find a fresh token.
+    let rates = BudgetRates { global_per_s: 1.0, endpoint_per_s: 1.0, burst: Duration::ZERO };
     let budget = Budget::Local(Arc::new(LocalBudget::new(rates, clock.clone())));
     let etiquette = Etiquette {
-        on_budget_spent: OnBudgetSpent::Queue { max_wait: Duration::from_millis(500) },
+        on_budget_spent: OnBudgetSpent::Queue { max_wait: Duration::from_millis(1_500) },
         ..Etiquette::default()
     };
     let options = StripeHttpOptions { base_url: mock.running.url(), ..Default::default() };
@@ -374,7 +376,7 @@ async fn origin_queue_waits_for_a_token_and_fail_fast_does_not() {
     assert!(origin.fetch(key).await.is_ok());
     assert!(origin.fetch(key).await.is_ok(), "queued for the next token");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(90), "two calls in {took:?} from a budget of one per 100 ms");
+    assert!(took >= Duration::from_millis(900), "two calls in {took:?} from a budget of one per second");
     let spent = origin.fetch_with(key, OnBudgetSpent::FailFast).await.unwrap_err();
     assert!(matches!(spent, OriginError::BudgetSpent { serve_stale: false, .. }), "{spent}");
     let snap = origin.guards().snapshot();
