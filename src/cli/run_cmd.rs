@@ -9,6 +9,7 @@ use super::{EXIT_INTERRUPTED, Interrupted, ScenarioArgs, UsageError};
 use crate::backends::{Lifetime, provision};
 use crate::clock::{Clock, SystemClock};
 use crate::cost::{CacheDeployment, Pricing};
+use crate::harness::faults::FaultTargets;
 use crate::harness::run_policy;
 use crate::metrics::RunMetrics;
 use crate::report::{PolicyResult, RunResult, SCHEMA_VERSION, result_dir, terminal_table, write_all};
@@ -94,6 +95,7 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
         policies: Vec::new(),
     };
     eprintln!("backends: {:?} ({})", backends.kind, backends.endpoints.describe());
+    let targets = FaultTargets::from_pids(&backends.process_ids());
     let mut outcome = Ok(());
     for i in indexes {
         // Flush what the running policy measured every few seconds, so a crash
@@ -115,7 +117,9 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
                 }
             })
         };
-        let ran = run_policy(&scenario, i, &backends.endpoints, &id, stop_rx.clone(), Some(partial_tx)).await;
+        let ran =
+            run_policy(&scenario, i, &backends.endpoints, &id, &targets, stop_rx.clone(), Some(partial_tx))
+                .await;
         let _ = flusher.await;
         match ran {
             Ok(run) => result.policies.push(PolicyResult::from_run(&run, &pricing, &scenario.cost.options)),

@@ -3,6 +3,7 @@
 //! returns what it measured.
 
 pub mod callers;
+pub mod faults;
 mod mutations;
 pub mod progress;
 pub mod usage;
@@ -51,6 +52,9 @@ pub enum HarnessError {
     /// A local socket could not be bound.
     #[error("cannot serve the webhook endpoint: {0}")]
     Io(#[from] std::io::Error),
+    /// The scenario's faults cannot run on these backends.
+    #[error(transparent)]
+    Fault(#[from] faults::FaultError),
 }
 
 /// What one policy's run measured.
@@ -80,6 +84,8 @@ pub struct PolicyRun {
     pub interrupted: bool,
     /// What the Stripe etiquette did (budget waits and refusals, retries, breaker).
     pub etiquette: EtiquetteSnapshot,
+    /// What callers felt during each injected fault.
+    pub faults: Vec<faults::FaultWindow>,
 }
 
 fn mock_config(scenario: &Scenario) -> MockConfig {
@@ -137,9 +143,11 @@ pub async fn run_policy(
     index: usize,
     endpoints: &Endpoints,
     run_id: &str,
+    targets: &faults::FaultTargets,
     stop: watch::Receiver<bool>,
     partial: Option<watch::Sender<RunMetrics>>,
 ) -> Result<PolicyRun, HarnessError> {
+    faults::FaultDriver::check(&scenario.faults, targets)?;
     let policy = scenario.scaled_policy(index);
     let mock = MockStripe::spawn(mock_config(scenario)).await?;
     let table = TableSpec { name: format!("tierbench-{run_id}-{index}"), ..TableSpec::default() };
@@ -198,6 +206,8 @@ pub async fn run_policy(
     let universe = universe(mock.handle());
     let progress = Arc::new(progress::Progress::default());
     let t0 = Instant::now();
+    let mut fault_driver =
+        faults::FaultDriver::start(&scenario.faults, *targets, t0, mock.handle(), hook.down_flag());
     let (samples, mut recorded) = mpsc::unbounded_channel::<Sample>();
     let recorder_progress = progress.clone();
     let recorder = tokio::spawn(async move {
@@ -298,6 +308,7 @@ pub async fn run_policy(
         }
     };
     let wall = t0.elapsed();
+    fault_driver.stop();
     drop(ctx); // the last sender: the recorder ends once callers have finished
     if let Ok(recorded) = recorder.await {
         metrics.merge(&recorded);
@@ -320,6 +331,7 @@ pub async fn run_policy(
     let usage = usage_of(tally, &metrics, &chain, &webhooks, &stripe, &universe, scenario, wall);
     let _ = mock.stop().await;
     let _ = owner.client().delete_table().table_name(owner.table()).send().await;
+    let fault_windows = faults::windows(&scenario.faults, &metrics);
     Ok(PolicyRun {
         name: scenario.policies[index].name.clone(),
         ttl: policy,
@@ -333,6 +345,7 @@ pub async fn run_policy(
         usage,
         interrupted: *stop.borrow(),
         etiquette: guards.snapshot(),
+        faults: fault_windows,
     })
 }
 

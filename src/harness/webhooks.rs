@@ -27,6 +27,9 @@ pub struct WebhookCounts {
     /// Redeliveries of an event already applied (dropped).
     #[serde(default)]
     pub duplicates: u64,
+    /// Deliveries answered 503 while a `webhook_outage` fault held the endpoint down.
+    #[serde(default)]
+    pub refused_down: u64,
     /// Deliveries refused (bad signature or body).
     pub rejected: u64,
     /// Deliveries whose invalidation failed (answered 500: Stripe retries).
@@ -40,6 +43,7 @@ pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
 
 #[derive(Default)]
 struct Counters {
+    refused_down: AtomicU64,
     applied: AtomicU64,
     duplicates: AtomicU64,
     rejected: AtomicU64,
@@ -48,12 +52,18 @@ struct Counters {
 }
 
 struct App {
+    /// While set (a `webhook_outage` fault), every delivery gets 503.
+    down: Arc<std::sync::atomic::AtomicBool>,
     handler: WebhookHandler,
     chain: LiveChain,
     counts: Counters,
 }
 
 async fn receive(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if app.down.load(Ordering::SeqCst) {
+        app.counts.refused_down.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     let now_s = SystemClock.now().as_secs();
     match app.handler.apply(&app.chain, &body, signature, now_s).await {
@@ -94,7 +104,7 @@ impl WebhookEndpoint {
     pub async fn start(handler: WebhookHandler, chain: LiveChain) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let app = Arc::new(App { handler, chain, counts: Counters::default() });
+        let app = Arc::new(App { down: Arc::default(), handler, chain, counts: Counters::default() });
         // Stripe's events are a few KB; anything far larger is refused unread.
         let router = Router::new()
             .route("/webhooks/stripe", post(receive))
@@ -109,6 +119,11 @@ impl WebhookEndpoint {
                 .await;
         });
         Ok(WebhookEndpoint { addr, app, stop: Some(stop), task })
+    }
+
+    /// The switch a `webhook_outage` fault flips: while on, deliveries get 503.
+    pub fn down_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.app.down.clone()
     }
 
     /// The URL to register with Stripe.
@@ -126,6 +141,7 @@ impl WebhookEndpoint {
         WebhookCounts {
             applied: c.applied.load(Ordering::Relaxed),
             duplicates: c.duplicates.load(Ordering::Relaxed),
+            refused_down: c.refused_down.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             keys_invalidated: c.keys.load(Ordering::Relaxed),

@@ -18,6 +18,7 @@ pub use self::table::{frontier, terminal_table};
 use crate::backends::BackendKind;
 use crate::chain::{ChainCounters, Tier, TtlPolicy};
 use crate::cost::{CostBreakdown, CostOptions, Pricing, Usage, estimate};
+use crate::harness::faults::FaultWindow;
 use crate::harness::{PolicyRun, WebhookCounts};
 use crate::metrics::RunMetrics;
 use crate::mock::CounterSnapshot;
@@ -197,6 +198,9 @@ pub struct PolicyResult {
     /// What the Stripe etiquette did: budget waits and refusals, retries by
     /// reason, breaker transitions (all zero without an `etiquette`).
     pub etiquette: EtiquetteSnapshot,
+    /// Each injected fault: errors, stale answers, origin calls and p99 in its
+    /// window, and recovery time after it.
+    pub faults: Vec<FaultWindow>,
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -227,6 +231,7 @@ impl PolicyResult {
             wall_s,
             interrupted: run.interrupted,
             etiquette: run.etiquette,
+            faults: run.faults.clone(),
         }
     }
 
@@ -254,6 +259,7 @@ impl PolicyResult {
             wall_s,
             interrupted: false,
             etiquette: EtiquetteSnapshot::default(),
+            faults: Vec::new(),
         }
     }
 }

@@ -150,6 +150,15 @@ mod tests {
                     succeeded: 12,
                     ..Default::default()
                 },
+                faults: vec![crate::harness::faults::FaultWindow {
+                    kind: "stripe_outage".into(),
+                    at_s: 1.0,
+                    duration_s: 1.0,
+                    requests: 20,
+                    errors: 2,
+                    recovery_s: Some(0.0),
+                    ..Default::default()
+                }],
             };
             PolicyResult::from_run(&run, &pricing, &crate::cost::CostOptions::default())
         };

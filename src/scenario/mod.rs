@@ -2,6 +2,7 @@
 //! the rest of tierbench uses. Every error names the file, line and key.
 
 mod cost;
+mod faults;
 mod raw;
 mod units;
 mod validate;
@@ -9,6 +10,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use self::faults::{FaultKind, FaultSpec};
 pub use self::units::parse_duration;
 use crate::chain::TtlPolicy;
 use crate::stripe::ObjectKind;
@@ -55,6 +57,8 @@ pub struct Scenario {
     pub policies: Vec<PolicySpec>,
     /// How the run is priced.
     pub cost: CostSpec,
+    /// Faults injected during each policy's run, in start order.
+    pub faults: Vec<FaultSpec>,
 }
 
 /// `[cost]`: the pricing file, pricing options and the deployment to price.

@@ -27,6 +27,18 @@ pub struct RawScenario {
     pub policies: Vec<Spanned<RawPolicy>>,
     #[serde(default)]
     pub cost: RawCost,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Spanned<RawFault>>,
+}
+
+/// `[[fault]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub kind: String,
+    pub at: String,
+    pub duration: String,
+    pub latency: Option<String>,
 }
 
 /// `[cost]`: how the run is priced.

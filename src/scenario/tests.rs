@@ -195,3 +195,25 @@ fn policy_etiquette_is_off_by_default_and_checked_when_given() {
         parse("duration = \"10s\"\n[[policy]]\nname = \"p\"\n[policy.etiquette]\nretries = 3\n").unwrap_err();
     assert_eq!(unknown.line, 5, "{unknown}");
 }
+
+#[test]
+fn faults_parse_in_start_order_and_bad_ones_name_the_key() {
+    let s = parse(
+        "duration = \"30s\"\n[[fault]]\nkind = \"stripe_latency\"\nat = \"20s\"\nduration = \"5s\"\nlatency = \"2s\"\n\
+         [[fault]]\nkind = \"redis_pause\"\nat = \"5s\"\nduration = \"3s\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.faults.len(), 2);
+    assert_eq!((s.faults[0].kind, s.faults[0].at), (FaultKind::RedisPause, Duration::from_secs(5)));
+    assert_eq!(s.faults[1].kind, FaultKind::StripeSlow(Duration::from_secs(2)));
+    let cases = [
+        ("kind = \"meteor\"\nat = \"1s\"\nduration = \"1s\"\n", "fault.kind"),
+        ("kind = \"stripe_outage\"\nat = \"25s\"\nduration = \"10s\"\n", "fault.at"),
+        ("kind = \"stripe_latency\"\nat = \"1s\"\nduration = \"1s\"\n", "fault.latency"),
+        ("kind = \"stripe_outage\"\nat = \"1\"\nduration = \"1s\"\n", "fault.at"),
+    ];
+    for (body, key) in cases {
+        let e = parse(&format!("duration = \"30s\"\n[[fault]]\n{body}")).unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), (key, 2), "{body}: {e}");
+    }
+}

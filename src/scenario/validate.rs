@@ -37,7 +37,12 @@ impl Ctx<'_> {
         }
     }
 
-    fn duration(&self, span: &Range<usize>, key: &str, text: &str) -> Result<Duration, ScenarioError> {
+    pub(super) fn duration(
+        &self,
+        span: &Range<usize>,
+        key: &str,
+        text: &str,
+    ) -> Result<Duration, ScenarioError> {
         parse_duration(text).map_err(|m| self.err(span, key, m))
     }
 
@@ -146,6 +151,11 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> 
         stripe: stripe(&cx, &raw)?,
         policies,
         cost: super::cost::cost(&cx, path, &raw)?,
+        faults: {
+            let mut f = super::faults::faults(&cx, &raw.faults, duration)?;
+            f.sort_by_key(|f| f.at);
+            f
+        },
     })
 }
 

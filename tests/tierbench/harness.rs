@@ -9,6 +9,7 @@ use tierbench::backends::{BackendChoice, default_cache_dir, find_dynamodb_jar};
 use tierbench::chain::{CacheChain, Layer, TtlPolicy};
 use tierbench::clock::SystemClock;
 use tierbench::harness::callers::measured_read;
+use tierbench::harness::faults::FaultTargets;
 use tierbench::harness::run_policy;
 use tierbench::metrics::Outcome;
 use tierbench::mock::{MockConfig, MockStripe};
@@ -192,7 +193,8 @@ async fn a_redis_pause_shows_in_corrected_p99_and_not_in_uncorrected() {
         unsafe { libc::kill(redis as libc::pid_t, libc::SIGCONT) };
     });
     let (_stop_tx, stop) = watch::channel(false);
-    let run = run_policy(&scenario, 0, &b.endpoints, "co", stop, None).await.unwrap();
+    let run =
+        run_policy(&scenario, 0, &b.endpoints, "co", &FaultTargets::default(), stop, None).await.unwrap();
     pause.await.unwrap();
     b.stop().await.unwrap();
     let corrected = run.metrics.corrected_all().quantile(0.99);
@@ -285,4 +287,32 @@ fn a_running_policy_is_flushed_and_ctrl_c_keeps_what_was_measured() {
     let p = &last.policies[0];
     assert!(p.interrupted && p.summary.requests >= partial.policies[0].summary.requests, "{:?}", p.summary);
     assert!(p.cost.is_some(), "the interrupted policy is a full result, not a partial one");
+}
+
+/// Faults during a run: a Stripe outage under stale-if-error and a Redis
+/// pause cost callers no errors; each window is reported with its recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_are_reported_per_window_and_defences_hide_them() {
+    let b = backends(BackendChoice::Local).await;
+    let text = "duration = \"12s\"\nseed = 5\n[workload]\ncustomers = 15\n\
+                arrival = { kind = \"constant\", rate_per_s = 40 }\n[callers]\nconcurrency = 16\n\
+                [stripe]\nlatency_scale = 0\nmode = \"live\"\n\
+                [[fault]]\nkind = \"stripe_outage\"\nat = \"3s\"\nduration = \"3s\"\n\
+                [[fault]]\nkind = \"redis_pause\"\nat = \"7s\"\nduration = \"2s\"\n\
+                [[policy]]\nname = \"sie\"\nl1_ttl = \"1s\"\nl2_ttl = \"2s\"\nstale_if_error = \"1h\"\n";
+    let scenario = Scenario::parse(Path::new("faults.toml"), text).unwrap();
+    let targets = FaultTargets::from_pids(&b.process_ids());
+    assert!(targets.redis_pid.is_some() && targets.dynamodb_pid.is_some(), "{targets:?}");
+    let (_stop_tx, stop) = watch::channel(false);
+    let run = run_policy(&scenario, 0, &b.endpoints, "faults", &targets, stop, None).await.unwrap();
+    b.stop().await.unwrap();
+    let [outage, pause] = run.faults.as_slice() else { panic!("two windows: {:?}", run.faults) };
+    assert_eq!((outage.kind.as_str(), pause.kind.as_str()), ("stripe_outage", "redis_pause"));
+    assert!(outage.requests >= 100, "{outage:?}");
+    assert_eq!(outage.errors, 0, "every key was cached before the outage: {outage:?}");
+    assert!(outage.stale_served > 0, "expired entries were served through it: {outage:?}");
+    assert_eq!(pause.errors, 0, "DynamoDB served while Redis was paused: {pause:?}");
+    assert!(pause.p99_ms >= 500.0, "reads waited out the L1 timeout: {pause:?}");
+    assert!(pause.recovery_s.is_some_and(|r| r <= 2.0), "back within 2 s: {pause:?}");
+    assert!(run.stripe.faults.status > 0 && run.chain.stale_if_error > 0, "{:?} {:?}", run.stripe, run.chain);
 }

@@ -1,0 +1,127 @@
+//! `[[fault]]` of a scenario: what breaks, when, for how long (run time, not
+//! compressed by `time_scale`).
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::ScenarioError;
+use super::raw::RawFault;
+use super::validate::Ctx;
+
+/// What a fault does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultKind {
+    /// Redis stops answering (SIGSTOP; local backends): commands time out.
+    RedisPause,
+    /// DynamoDB Local stops answering (SIGSTOP; local backends).
+    DynamoPause,
+    /// Stripe answers 503 to everything.
+    StripeOutage,
+    /// Stripe answers 500 `api_error` to everything.
+    StripeErrors,
+    /// Stripe answers after this much extra latency.
+    StripeSlow(Duration),
+    /// Stripe answers 429 to everything.
+    Stripe429Storm,
+    /// Stripe accepts connections and never answers.
+    StripeHang,
+    /// The application's webhook endpoint is down (answers 503; Stripe retries later).
+    WebhookOutage,
+}
+
+impl FaultKind {
+    /// The name used in scenario files and results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::RedisPause => "redis_pause",
+            FaultKind::DynamoPause => "dynamodb_pause",
+            FaultKind::StripeOutage => "stripe_outage",
+            FaultKind::StripeErrors => "stripe_errors",
+            FaultKind::StripeSlow(_) => "stripe_latency",
+            FaultKind::Stripe429Storm => "stripe_429_storm",
+            FaultKind::StripeHang => "stripe_hang",
+            FaultKind::WebhookOutage => "webhook_outage",
+        }
+    }
+
+    /// Whether it needs the backends' processes (local backends).
+    pub fn needs_processes(&self) -> bool {
+        matches!(self, FaultKind::RedisPause | FaultKind::DynamoPause)
+    }
+}
+
+const KINDS: &str = "redis_pause, dynamodb_pause, stripe_outage, stripe_errors, stripe_latency, \
+                     stripe_429_storm, stripe_hang, webhook_outage";
+
+/// One scheduled fault.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaultSpec {
+    /// What breaks.
+    pub kind: FaultKind,
+    /// When, from the start of load (run time).
+    pub at: Duration,
+    /// For how long (run time).
+    pub duration: Duration,
+}
+
+impl FaultSpec {
+    /// When it ends.
+    pub fn end(&self) -> Duration {
+        self.at + self.duration
+    }
+}
+
+/// Validates every `[[fault]]` against the run's `run_duration`.
+pub(super) fn faults(
+    cx: &Ctx<'_>,
+    raw: &[Spanned<RawFault>],
+    run_duration: Duration,
+) -> Result<Vec<FaultSpec>, ScenarioError> {
+    raw.iter()
+        .map(|f| {
+            let (span, r) = (f.span(), f.get_ref());
+            let at = cx.duration(&span, "fault.at", &r.at)?;
+            let duration = cx.duration(&span, "fault.duration", &r.duration)?;
+            if duration.is_zero() {
+                return Err(cx.err(&span, "fault.duration", "must be longer than 0"));
+            }
+            if at + duration > run_duration {
+                return Err(cx.err(
+                    &span,
+                    "fault.at",
+                    format!(
+                        "the fault ends at {:?}, after the run's duration {run_duration:?}",
+                        at + duration
+                    ),
+                ));
+            }
+            let kind = match r.kind.as_str() {
+                "redis_pause" => FaultKind::RedisPause,
+                "dynamodb_pause" => FaultKind::DynamoPause,
+                "stripe_outage" => FaultKind::StripeOutage,
+                "stripe_errors" => FaultKind::StripeErrors,
+                "stripe_latency" => {
+                    let latency = r.latency.as_deref().ok_or_else(|| {
+                        cx.err(&span, "fault.latency", "stripe_latency needs `latency` (e.g. \"2s\")")
+                    })?;
+                    FaultKind::StripeSlow(cx.duration(&span, "fault.latency", latency)?)
+                }
+                "stripe_429_storm" => FaultKind::Stripe429Storm,
+                "stripe_hang" => FaultKind::StripeHang,
+                "webhook_outage" => FaultKind::WebhookOutage,
+                other => {
+                    return Err(cx.err(
+                        &span,
+                        "fault.kind",
+                        format!("unknown fault {other:?}; one of {KINDS}"),
+                    ));
+                }
+            };
+            if r.latency.is_some() && !matches!(kind, FaultKind::StripeSlow(_)) {
+                return Err(cx.err(&span, "fault.latency", "only stripe_latency takes `latency`"));
+            }
+            Ok(FaultSpec { kind, at, duration })
+        })
+        .collect()
+}
