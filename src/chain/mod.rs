@@ -174,13 +174,15 @@ where
                 match d.freshness(entry.expires_at, now) {
                     Freshness::Fresh => {
                         ChainStats::bump(&self.stats.l1_hits);
-                        if d.refresh_early(
-                            entry.expires_at,
-                            now,
-                            self.fetch_delta(),
-                            self.policy.jitter_seed,
-                            key_salt(key),
-                        ) {
+                        if d.early_refresh_beta > 0.0
+                            && d.refresh_early(
+                                entry.expires_at,
+                                now,
+                                self.fetch_delta(),
+                                self.policy.jitter_seed,
+                                key_salt(key),
+                            )
+                        {
                             ChainStats::bump(&self.stats.early_refreshes);
                             self.refresh_in_background(key);
                         }
