@@ -82,6 +82,14 @@ pub enum ChainError {
 /// How many invalidations a bulk invalidation runs at once.
 const BULK_CONCURRENCY: usize = 16;
 
+/// What the chains of one process share: misses in flight and background
+/// refreshes in flight.
+#[derive(Debug, Default, Clone)]
+pub struct ChainGroup {
+    flights: Arc<Flights<Flight>>,
+    refreshing: Arc<Flights<()>>,
+}
+
 /// A stable per-key salt for the chain's deterministic draws.
 fn key_salt(key: &CacheKey) -> u64 {
     key.id.bytes().fold(key.kind as u64, |h, b| crate::rng::mix(h, u64::from(b)))
@@ -125,10 +133,12 @@ where
         }
     }
 
-    /// This chain, coalescing its misses with every chain sharing `flights`
-    /// (the callers of one process) when the policy coalesces.
-    pub fn with_flights(mut self, flights: Arc<Flights<Flight>>) -> Self {
-        self.flights = flights;
+    /// This chain, sharing misses in flight (when the policy coalesces) and
+    /// background refreshes with every chain of `group` (the callers of one
+    /// process), so one refresh serves them all.
+    pub fn in_group(mut self, group: &ChainGroup) -> Self {
+        self.flights = group.flights.clone();
+        self.refreshing = group.refreshing.clone();
         self
     }
 

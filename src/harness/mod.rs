@@ -161,9 +161,9 @@ pub async fn run_policy(
         timeout: Duration::from_secs(30),
         ..StripeHttpOptions::default()
     };
-    // Coalescing spans every caller of the run, as in one server process
-    // (Lambdas, one request each, coalesce only through a lease).
-    let flights: Arc<crate::chain::Flights<crate::chain::Flight>> = Arc::default();
+    // Coalescing and background refreshes span every caller of the run, as in
+    // one server process (Lambdas, one request each, coalesce only through a lease).
+    let group = crate::chain::ChainGroup::default();
     // One budget, breaker and counter set for every caller of the run.
     let etiquette = scenario.policies[index].etiquette.clone();
     let mode = StripeMode::of_key(&origin.api_key);
@@ -177,15 +177,15 @@ pub async fn run_policy(
         let (redis, dynamo, origin, policy) = (redis.clone(), dynamo.clone(), origin.clone(), policy.clone());
         let guards = guards.clone();
         Arc::new(move || {
-            let (redis, dynamo, origin, policy, flights) =
-                (redis.clone(), dynamo.clone(), origin.clone(), policy.clone(), flights.clone());
+            let (redis, dynamo, origin, policy, group) =
+                (redis.clone(), dynamo.clone(), origin.clone(), policy.clone(), group.clone());
             let guards = guards.clone();
             async move {
                 let clock = SystemClock::shared();
                 let l1 = RedisL1::connect(&redis).await.ok()?;
                 let l2 = DynamoL2::open(&dynamo).await;
                 let http = Guarded::new(StripeHttp::new(origin, clock.clone()).ok()?, guards);
-                Some(CacheChain::new(l1, l2, http, policy, clock).with_flights(flights))
+                Some(CacheChain::new(l1, l2, http, policy, clock).in_group(&group))
             }
             .boxed()
         })
