@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures_util::{StreamExt, stream};
 use tracing::warn;
 
-pub use self::entry::{CacheEntry, checksum};
+pub use self::entry::{CacheEntry, checksum, stored_data};
 pub use self::policy::{Tier, TtlPolicy};
 pub use self::stats::{ChainCounters, ChainStats};
 pub use self::webhook::{Applied, WebhookError, WebhookHandler};
@@ -216,14 +216,16 @@ impl<L1: L1Store, L2: L2Store, O: Origin> CacheChain<L1, L2, O> {
         let now = self.clock.now();
         let l1_ttl = self.policy.fill_ttl(Tier::L1, key.kind, &key.id, now);
         let l2_ttl = self.policy.fill_ttl(Tier::L2, key.kind, &key.id, now);
+        // Checksum what the envelope keeps: the JSON without a trailing newline.
+        let data = stored_data(object.data);
         let l2_entry = CacheEntry {
             version: object.version,
             fetched_at: now,
             expires_at: now.plus(l2_ttl),
-            checksum: checksum(&object.data),
+            checksum: checksum(&data),
             api_version: object.api_version,
             account: key.account.clone(),
-            data: object.data,
+            data,
         };
         let l1_entry = CacheEntry { expires_at: now.plus(l1_ttl), ..l2_entry.clone() };
         let (r1, r2) =

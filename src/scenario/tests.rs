@@ -128,7 +128,8 @@ fn cost_section_sets_pricing_deployment_and_free_tier() {
                 [cost.deployment]\nazs = 3\nnat = \"none\"\nlambda = { memory_mb = 512, architecture = \"arm64\" }\n\
                 cache = { kind = \"serverless\", engine = \"valkey\" }\n\
                 dynamodb_capacity = { kind = \"provisioned\", target_utilisation = 0.5 }\n";
-    let s = Scenario::parse(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/x.toml")), text).unwrap();
+    let s =
+        Scenario::parse(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/x.toml")), text).unwrap();
     assert!(s.cost.pricing.as_ref().unwrap().ends_with("scenarios/../pricing/aws-us-east-1.toml"));
     assert_eq!(s.cost.options.lambda_free_tier, crate::cost::FreeTier::Included);
     let d = &s.cost.deployment;
@@ -156,4 +157,16 @@ fn bad_cost_values_name_the_key_and_line() {
         let e = parse(&format!("duration = \"10s\"\n{section}")).unwrap_err();
         assert_eq!((e.key.as_str(), e.line), (key, line), "{section}: {e}");
     }
+}
+
+#[test]
+fn a_tiny_time_scale_saturates_scaled_durations() {
+    // Found by fuzzing (fuzz/fuzz_targets/scenario.rs): this validates, and
+    // scaling its TTLs to run time panicked on the overflow.
+    let s = parse("duration = \"1m\"\ntime_scale = 1e-300\n").unwrap();
+    let p = s.scaled_policy(0);
+    assert_eq!((p.l1_default, p.l2_default), (Duration::MAX, Duration::MAX));
+    assert_eq!(s.to_run_time(Duration::ZERO), Duration::ZERO);
+    let normal = parse("duration = \"1m\"\ntime_scale = 60\n").unwrap();
+    assert_eq!(normal.to_run_time(Duration::from_secs(3_600)), Duration::from_secs(60));
 }
