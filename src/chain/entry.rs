@@ -1,6 +1,8 @@
 //! The cache entry envelope both tiers store (DESIGN.md, decision 5): Stripe JSON
 //! plus version, fetch and expiry times, checksum, API version and account.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -21,8 +23,18 @@ pub struct CacheEntry {
     pub api_version: String,
     /// The connected account the data belongs to (`None`: the platform).
     pub account: Option<String>,
-    /// The Stripe JSON, byte for byte as the origin sent it.
+    /// The Stripe JSON, byte for byte as the origin sent it but for whitespace
+    /// around it (see [`CacheEntry::to_json`]).
     pub data: String,
+}
+
+/// `data` as an entry stores it: without the JSON whitespace around the value
+/// (a body ending in a newline), which the JSON envelope cannot keep. The chain
+/// checksums this form, so the checksum still matches once read back.
+pub fn stored_data(data: String) -> String {
+    let json_ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    let trimmed = data.trim_matches(json_ws);
+    if trimmed.len() == data.len() { data } else { trimmed.to_owned() }
 }
 
 /// The checksum of entry data: its XXH3-128 in hex (32 characters).
@@ -56,6 +68,7 @@ impl CacheEntry {
         self.version == 0 && self.data == NEGATIVE_DATA
     }
 
+    /// Whether `data` still matches `checksum` (the entry is intact).
     pub fn checksum_ok(&self) -> bool {
         checksum(&self.data) == self.checksum
     }
@@ -67,6 +80,8 @@ impl CacheEntry {
 
     /// Encodes the entry as the JSON envelope stored in Redis. `version` comes
     /// first so a server-side script can read it without parsing the rest.
+    /// `data` is embedded as JSON, so whitespace around it is not kept: an
+    /// entry decodes to itself when its data is in [`stored_data`]'s form.
     ///
     /// # Errors
     /// When `data` is not valid JSON.
@@ -76,9 +91,9 @@ impl CacheEntry {
             version: self.version,
             fetched_at_ms: self.fetched_at.as_millis(),
             expires_at_ms: self.expires_at.as_millis(),
-            checksum: &self.checksum,
-            api_version: &self.api_version,
-            account: self.account.as_deref(),
+            checksum: Cow::Borrowed(&self.checksum),
+            api_version: Cow::Borrowed(&self.api_version),
+            account: self.account.as_deref().map(Cow::Borrowed),
             data: &data,
         })
     }
@@ -89,13 +104,23 @@ impl CacheEntry {
     /// When the text is not such an envelope (a corrupt entry).
     pub fn from_json(text: &str) -> Result<CacheEntry, serde_json::Error> {
         let w: Wire<'_> = serde_json::from_str(text)?;
+        // A time past what a `Timestamp` holds (year 586,000) is damage, or
+        // another unit than ms; saturating it would keep the entry forever and
+        // break the round trip through `to_json`.
+        let time = |ms: u64, field: &str| {
+            if ms <= u64::MAX / 1_000 {
+                Ok(Timestamp::from_millis(ms))
+            } else {
+                Err(<serde_json::Error as serde::de::Error>::custom(format!("{field} {ms} is out of range")))
+            }
+        };
         Ok(CacheEntry {
             version: w.version,
-            fetched_at: Timestamp::from_millis(w.fetched_at_ms),
-            expires_at: Timestamp::from_millis(w.expires_at_ms),
-            checksum: w.checksum.to_owned(),
-            api_version: w.api_version.to_owned(),
-            account: w.account.map(str::to_owned),
+            fetched_at: time(w.fetched_at_ms, "fetched_at_ms")?,
+            expires_at: time(w.expires_at_ms, "expires_at_ms")?,
+            checksum: w.checksum.into_owned(),
+            api_version: w.api_version.into_owned(),
+            account: w.account.map(Cow::into_owned),
             data: w.data.get().to_owned(),
         })
     }
@@ -104,17 +129,21 @@ impl CacheEntry {
 /// The data of a negative entry (JSON `null`: no Stripe object is `null`).
 const NEGATIVE_DATA: &str = "null";
 
+/// The envelope's fields. Strings are borrowed from the text when they hold no
+/// escape (always, for what [`CacheEntry::to_json`] writes of a hex checksum and
+/// Stripe's version and account ids) and unescaped otherwise, so any envelope
+/// `to_json` writes, or another JSON writer writes for it, decodes.
 #[derive(Serialize, Deserialize)]
 struct Wire<'a> {
     version: u64,
     fetched_at_ms: u64,
     expires_at_ms: u64,
     #[serde(borrow)]
-    checksum: &'a str,
+    checksum: Cow<'a, str>,
     #[serde(borrow)]
-    api_version: &'a str,
+    api_version: Cow<'a, str>,
     #[serde(borrow)]
-    account: Option<&'a str>,
+    account: Option<Cow<'a, str>>,
     #[serde(borrow)]
     data: &'a RawValue,
 }
@@ -151,6 +180,55 @@ mod tests {
         e.data = e.data.replace("a@b.c", "x@b.c");
         assert!(!e.checksum_ok());
         assert!(CacheEntry::from_json("{\"version\":1").is_err());
+    }
+
+    #[test]
+    fn data_is_stored_without_whitespace_around_it() {
+        // Found by fuzzing (fuzz/fuzz_targets/cache_entry.rs): the envelope
+        // drops whitespace around `data`, so an entry filled from a body ending
+        // in a newline was checksummed over bytes it no longer had when read:
+        // every read of it was a checksum failure.
+        let body = "\n {\"id\":\"cus_1\"}\r\n".to_owned();
+        let data = stored_data(body);
+        assert_eq!(data, "{\"id\":\"cus_1\"}");
+        let e = CacheEntry { checksum: checksum(&data), data, ..entry() };
+        let back = CacheEntry::from_json(&e.to_json().unwrap()).unwrap();
+        assert!(back.checksum_ok());
+        assert_eq!(back, e);
+        let plain = entry().data;
+        assert_eq!(stored_data(plain.clone()), plain);
+    }
+
+    #[test]
+    fn times_a_timestamp_cannot_hold_are_corrupt() {
+        // Found by fuzzing (fuzz/fuzz_targets/cache_entry.rs): such a time was
+        // saturated, so the entry never expired and re-encoded to another time.
+        let max_ms = u64::MAX / 1_000;
+        let text = entry()
+            .to_json()
+            .unwrap()
+            .replace("\"expires_at_ms\":5000", &format!("\"expires_at_ms\":{max_ms}"));
+        let e = CacheEntry::from_json(&text).unwrap();
+        assert_eq!(CacheEntry::from_json(&e.to_json().unwrap()).unwrap(), e);
+        let bad = text.replace(&max_ms.to_string(), &(max_ms + 1).to_string());
+        assert!(CacheEntry::from_json(&bad).unwrap_err().to_string().contains("expires_at_ms"));
+    }
+
+    #[test]
+    fn fields_that_need_escaping_round_trip() {
+        // Found by fuzzing (fuzz/fuzz_targets/cache_entry.rs): fields were
+        // borrowed `&str`s, so a string with an escape failed to decode, and an
+        // entry whose account or API version held a `"` or a `\` was written
+        // in a form its own reader took for corrupt.
+        let mut e = entry();
+        e.account = Some("acct_\"quoted\"\\".into());
+        e.api_version = "2026-07-29.dahlia\n".into();
+        let text = e.to_json().unwrap();
+        assert_eq!(CacheEntry::from_json(&text).unwrap(), e);
+        // Another writer's escapes (`\u005f` for `_`) decode to the same entry.
+        let foreign =
+            entry().to_json().unwrap().replace("acct_1", "acct\\u005f1").replace(".dahlia", "\\u002edahlia");
+        assert_eq!(CacheEntry::from_json(&foreign).unwrap(), entry());
     }
 
     #[test]

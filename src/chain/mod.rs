@@ -17,7 +17,7 @@ use futures_util::{StreamExt, stream};
 use tracing::warn;
 
 pub use self::defences::{Defences, Freshness, LeaseConfig};
-pub use self::entry::{CacheEntry, checksum};
+pub use self::entry::{CacheEntry, checksum, stored_data};
 pub use self::flights::{Flights, Role};
 pub use self::policy::{Tier, TtlPolicy};
 pub use self::stats::{ChainCounters, ChainStats};
@@ -442,14 +442,16 @@ where
         let retain = self.policy.defences.retention();
         let l1_ttl = self.policy.fill_ttl(Tier::L1, key.kind, &key.id, now);
         let l2_ttl = self.policy.fill_ttl(Tier::L2, key.kind, &key.id, now);
+        // Checksum what the envelope keeps: the JSON without a trailing newline.
+        let data = stored_data(object.data);
         let l2_entry = CacheEntry {
             version: object.version,
             fetched_at: started,
             expires_at: now.plus(l2_ttl),
-            checksum: checksum(&object.data),
+            checksum: checksum(&data),
             api_version: object.api_version,
             account: key.account.clone(),
-            data: object.data,
+            data,
         };
         let l1_entry = CacheEntry { expires_at: now.plus(l1_ttl), ..l2_entry.clone() };
         let (r1, r2) = tokio::join!(

@@ -98,8 +98,8 @@ fn mock_config(scenario: &Scenario) -> MockConfig {
         c.latency.spike_probability = 0.0;
     }
     c.limits.enabled = s.rate_limits;
-    c.webhooks.delay_p50 = s.webhook_delay_p50.div_f64(scenario.time_scale);
-    c.webhooks.delay_p99 = s.webhook_delay_p99.div_f64(scenario.time_scale);
+    c.webhooks.delay_p50 = scenario.to_run_time(s.webhook_delay_p50);
+    c.webhooks.delay_p99 = scenario.to_run_time(s.webhook_delay_p99);
     c.webhooks.duplicate_rate = s.duplicate_rate;
     c.webhooks.reorder_rate = s.reorder_rate;
     c.mutations.rate_per_s = 0.0; // the harness drives mutations by the scenario's mix

@@ -14,9 +14,10 @@ use crate::scenario::KindMix;
 use crate::stripe::{CacheKey, ObjectKind};
 use crate::workload::{KeyUniverse, KindChooser};
 
-/// Poisson gaps at `rate_per_s`.
+/// Poisson gaps at `rate_per_s`; [`Duration::MAX`] when the gap is longer than
+/// a `Duration` holds (a tiny rate, or `time_scale` scaling it to 0).
 fn gap(rng: &mut SplitMix, rate_per_s: f64) -> Duration {
-    Duration::from_secs_f64(-(1.0 - rng.unit()).ln() / rate_per_s)
+    Duration::try_from_secs_f64(-(1.0 - rng.unit()).ln() / rate_per_s).unwrap_or(Duration::MAX)
 }
 
 /// Mutates objects at a rate, choosing kinds by a mix and keys uniformly.
@@ -61,7 +62,7 @@ impl Driver {
         let mut at = Duration::ZERO;
         let mut made = 0;
         loop {
-            at += gap(&mut self.rng, self.rate_per_s);
+            at = at.saturating_add(gap(&mut self.rng, self.rate_per_s));
             if at >= duration {
                 return made;
             }
@@ -97,7 +98,7 @@ impl ColdStarts {
         let mut at = Duration::ZERO;
         let mut flagged = 0;
         loop {
-            at += gap(&mut self.rng, self.rate_per_s);
+            at = at.saturating_add(gap(&mut self.rng, self.rate_per_s));
             if at >= duration || self.callers.is_empty() {
                 return flagged;
             }
@@ -110,5 +111,20 @@ impl ColdStarts {
             self.callers[i].store(true, Ordering::Relaxed);
             flagged += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_of_tiny_or_zero_rates_saturate() {
+        // Found by fuzzing (fuzz/fuzz_targets/scenario.rs, the same overflow in
+        // arrivals): a rate that validates, times a tiny `time_scale`, panicked.
+        let mut rng = SplitMix::new(1);
+        assert_eq!(gap(&mut rng, 1e-300), Duration::MAX);
+        assert_eq!(gap(&mut rng, 0.0), Duration::MAX);
+        assert!(gap(&mut rng, 1_000.0) < Duration::from_secs(1));
     }
 }

@@ -255,9 +255,15 @@ impl Scenario {
         validate::parse(path, text)
     }
 
+    /// `d` of policy time in run time: divided by `time_scale`, saturating at
+    /// [`Duration::MAX`] (a tiny `time_scale` validates but would overflow).
+    pub fn to_run_time(&self, d: Duration) -> Duration {
+        Duration::try_from_secs_f64(d.as_secs_f64() / self.time_scale).unwrap_or(Duration::MAX)
+    }
+
     /// Policy `index` with its TTLs divided by `time_scale`, as a live run uses it.
     pub fn scaled_policy(&self, index: usize) -> TtlPolicy {
-        let scale = |d: Duration| d.div_f64(self.time_scale);
+        let scale = |d: Duration| self.to_run_time(d);
         let mut p = self.policies[index].ttl.clone();
         p.l1_default = scale(p.l1_default);
         p.l2_default = scale(p.l2_default);

@@ -217,3 +217,15 @@ fn faults_parse_in_start_order_and_bad_ones_name_the_key() {
         assert_eq!((e.key.as_str(), e.line), (key, 2), "{body}: {e}");
     }
 }
+
+#[test]
+fn a_tiny_time_scale_saturates_scaled_durations() {
+    // Found by fuzzing (fuzz/fuzz_targets/scenario.rs): this validates, and
+    // scaling its TTLs to run time panicked on the overflow.
+    let s = parse("duration = \"1m\"\ntime_scale = 1e-300\n").unwrap();
+    let p = s.scaled_policy(0);
+    assert_eq!((p.l1_default, p.l2_default), (Duration::MAX, Duration::MAX));
+    assert_eq!(s.to_run_time(Duration::ZERO), Duration::ZERO);
+    let normal = parse("duration = \"1m\"\ntime_scale = 60\n").unwrap();
+    assert_eq!(normal.to_run_time(Duration::from_secs(3_600)), Duration::from_secs(60));
+}

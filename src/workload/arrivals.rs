@@ -7,6 +7,12 @@ use std::time::Duration;
 use crate::rng::{SplitMix, mix};
 use crate::scenario::{Arrival, Burst};
 
+/// `s` seconds, or [`Duration::MAX`] when that is more than a `Duration` holds
+/// (a tiny rate's gap: the next arrival falls after the run).
+fn secs_saturating(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+}
+
 /// One source of arrivals: a rate that is piecewise constant over time.
 #[derive(Clone, Debug)]
 struct Source {
@@ -31,13 +37,13 @@ impl Source {
             let &(end, rate) = self.segments.iter().find(|(end, _)| *end > t)?;
             let gap = if self.poisson {
                 let u = 1.0 - self.rng.unit(); // (0, 1]
-                Duration::from_secs_f64(-u.ln() / rate)
+                secs_saturating(-u.ln() / rate)
             } else if first {
                 Duration::ZERO
             } else {
-                Duration::from_secs_f64(1.0 / rate)
+                secs_saturating(1.0 / rate)
             };
-            let candidate = t + gap;
+            let candidate = t.saturating_add(gap);
             if candidate < end {
                 return Some(candidate);
             }
@@ -81,7 +87,7 @@ impl Arrivals {
                 let mut segments: Vec<(Duration, f64)> = stages
                     .iter()
                     .map(|s| {
-                        end += s.duration;
+                        end = end.saturating_add(s.duration);
                         (end.min(duration), s.rate_per_s)
                     })
                     .collect();
@@ -95,7 +101,7 @@ impl Arrivals {
             Arrival::Closed { .. } => {}
         }
         for (i, b) in bursts.iter().enumerate() {
-            let end = (b.at + b.duration).min(duration);
+            let end = b.at.saturating_add(b.duration).min(duration);
             if b.at < end {
                 sources.push(Source::new(b.at, vec![(end, b.rate_per_s)], true, rng(1 + i as u64)));
             }
@@ -164,5 +170,25 @@ mod tests {
         assert!(a.windows(2).all(|w| w[0] <= w[1]));
         assert!(a.last().unwrap() < &secs(30));
         assert_eq!(Arrivals::new(&Arrival::Closed { callers: 3 }, &[], secs(5), 1).count(), 0);
+    }
+
+    #[test]
+    fn tiny_rates_and_huge_durations_do_not_overflow() {
+        // Found by fuzzing (fuzz/fuzz_targets/scenario.rs): scenarios that
+        // validate panicked here, on a gap too long for a Duration or on
+        // durations whose sum overflows.
+        let huge = secs(18_000_000_000_000_000_000);
+        for arrival in [Arrival::Constant { rate_per_s: 1e-300 }, Arrival::Poisson { rate_per_s: 1e-300 }] {
+            let a: Vec<_> = Arrivals::new(&arrival, &[], huge, 1).collect();
+            assert!(a.len() <= 1, "{a:?}");
+        }
+        let ramp = Arrival::Ramp {
+            stages: vec![
+                Stage { duration: huge, rate_per_s: 1e-300 },
+                Stage { duration: huge, rate_per_s: 1e-300 },
+            ],
+        };
+        let burst = Burst { at: huge, duration: huge, rate_per_s: 1e-300 };
+        assert!(Arrivals::new(&ramp, &[burst], Duration::MAX, 1).take(10).count() <= 10);
     }
 }
