@@ -10,12 +10,14 @@
 //!   keys L2 lists for each of `wholesale_kinds(type)`;
 //! - every key has Redis and DynamoDB keys, and the DynamoDB pair parses back to
 //!   the same key (when the account has no `#`, the pk's separator);
-//! - the same body unsigned, or signed with another secret, changes nothing.
+//! - the same body unsigned, or signed with another secret, changes nothing;
+//! - a redelivery of an applied event (same `id`) is a duplicate and changes
+//!   nothing.
 #![no_main]
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -34,9 +36,9 @@ const NOW_S: u64 = 1_780_000_000;
 /// Keys the fake L2 lists for every kind-wide invalidation.
 const PER_KIND: usize = 2;
 
-/// Records deletions; holds nothing.
-#[derive(Default)]
-struct L1(Mutex<Vec<CacheKey>>);
+/// Records deletions and invalidations; holds nothing.
+#[derive(Clone, Default)]
+struct L1(Arc<Mutex<Vec<CacheKey>>>);
 
 impl L1Store for L1 {
     async fn get(&self, _: &CacheKey) -> Result<Lookup, StoreError> {
@@ -49,11 +51,21 @@ impl L1Store for L1 {
         self.0.lock().unwrap().push(key.clone());
         Ok(true)
     }
+    async fn invalidate(&self, key: &CacheKey, _: Timestamp) -> Result<bool, StoreError> {
+        self.0.lock().unwrap().push(key.clone());
+        Ok(true)
+    }
+    async fn acquire_lease(&self, _: &CacheKey, _: Duration) -> Result<Option<u64>, StoreError> {
+        Ok(Some(1))
+    }
+    async fn release_lease(&self, _: &CacheKey, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Records expiries; lists `PER_KIND` keys of each kind as stale.
-#[derive(Default)]
-struct L2(Mutex<Vec<CacheKey>>);
+#[derive(Clone, Default)]
+struct L2(Arc<Mutex<Vec<CacheKey>>>);
 
 impl L2Store for L2 {
     async fn get(&self, _: &CacheKey) -> Result<Lookup, StoreError> {
@@ -65,6 +77,7 @@ impl L2Store for L2 {
         _: &CacheEntry,
         _: Timestamp,
         _: SameVersion,
+        _: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         Ok(WriteOutcome::Written)
     }
@@ -82,6 +95,7 @@ impl L2Store for L2 {
     }
 }
 
+#[derive(Clone)]
 struct NoOrigin;
 
 impl Origin for NoOrigin {
@@ -148,6 +162,7 @@ fuzz_target!(|body: &[u8]| {
     let applied = result.expect("a signed event applies over in-memory tiers");
     let event_type = event["type"].as_str().unwrap_or_default();
     assert_eq!(applied.event_type, event_type);
+    assert!(!applied.duplicate);
     let keys = keys_for_event(&event);
     keys.iter().for_each(check_key);
     assert!(keys.len() <= 2, "one event names at most two keys: {keys:?}");
@@ -166,5 +181,14 @@ fuzz_target!(|body: &[u8]| {
         assert_eq!(key.account.as_deref(), event["account"].as_str());
         assert!(key.api_version.is_none() && key.expand.is_empty());
         assert!(!key.id.is_empty());
+    }
+
+    // A redelivery of an event with an id is a duplicate: nothing is touched.
+    let again = block_on(handler.apply(&c, body, Some(&header), NOW_S)).expect("a redelivery applies");
+    let has_id = event["id"].as_str().is_some_and(|id| !id.is_empty());
+    assert_eq!(again.duplicate, has_id, "{again:?}");
+    if has_id {
+        assert_eq!((again.keys, again.bulk), (0, 0));
+        assert!(c.l1().0.lock().unwrap().is_empty() && c.l2().0.lock().unwrap().is_empty());
     }
 });
