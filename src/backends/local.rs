@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use super::probe::{wait_dynamodb, wait_redis};
+use super::restart::RedisProcess;
 use super::{
     BackendConfig, BackendError, BackendKind, Backends, Endpoints, Lifetime, Running as Provisioned,
 };
@@ -19,11 +20,16 @@ pub(super) struct Running {
     children: Vec<(&'static str, Child)>,
     log_dir: PathBuf,
     remove_logs: bool,
+    /// Redis, for faults that kill and restart it.
+    pub(super) redis: Option<RedisProcess>,
 }
 
 impl Running {
     /// Stops every process (SIGTERM, then SIGKILL after 3 s) and removes the logs.
     pub(super) async fn stop(mut self) {
+        if let Some(r) = &self.redis {
+            r.stop();
+        }
         for (_, mut child) in std::mem::take(&mut self.children) {
             terminate(&mut child).await;
         }
@@ -34,7 +40,12 @@ impl Running {
 
     /// The ids of the processes.
     pub(super) fn pids(&self) -> Vec<u32> {
-        self.children.iter().filter_map(|(_, c)| c.id()).collect()
+        let mut pids: Vec<u32> = self.children.iter().filter_map(|(_, c)| c.id()).collect();
+        if let Some(r) = &self.redis {
+            // After a restart the serving Redis is not the first child.
+            pids[0] = r.pid();
+        }
+        pids
     }
 
     /// Leaves the processes running; returns their pids.
@@ -59,6 +70,9 @@ impl Drop for Running {
     /// Kills whatever was not stopped or detached, also when provisioning is
     /// abandoned half-way (an error, Ctrl-C).
     fn drop(&mut self) {
+        if let Some(r) = &self.redis {
+            r.stop();
+        }
         for (_, child) in &mut self.children {
             let _ = child.start_kill();
         }
@@ -205,8 +219,7 @@ pub(super) async fn start(config: &BackendConfig, lifetime: Lifetime) -> Result<
     std::fs::create_dir_all(&log_dir)
         .map_err(|e| BackendError::Missing { what: "a writable cache directory", hint: e.to_string() })?;
 
-    let mut redis = Command::new(&redis_bin);
-    redis.args([
+    let redis_args: Vec<String> = [
         "--port",
         &redis_port.to_string(),
         "--bind",
@@ -215,8 +228,15 @@ pub(super) async fn start(config: &BackendConfig, lifetime: Lifetime) -> Result<
         "",
         "--appendonly",
         "no",
-    ]);
-    redis.args(["--daemonize", "no", "--protected-mode", "no"]);
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "no",
+    ]
+    .map(str::to_owned)
+    .into();
+    let mut redis = Command::new(&redis_bin);
+    redis.args(&redis_args);
     let jar_dir = jar.parent().unwrap_or(Path::new("."));
     let mut ddb = Command::new(&java);
     ddb.arg(format!("-Djava.library.path={}", jar_dir.join("DynamoDBLocal_lib").display()))
@@ -224,9 +244,14 @@ pub(super) async fn start(config: &BackendConfig, lifetime: Lifetime) -> Result<
         .arg(&jar)
         .args(["-inMemory", "-disableTelemetry", "-port", &ddb_port.to_string()]);
 
-    let mut running = Running { children: Vec::new(), log_dir, remove_logs: lifetime == Lifetime::Scoped };
+    let mut running =
+        Running { children: Vec::new(), log_dir, remove_logs: lifetime == Lifetime::Scoped, redis: None };
     let spawned = spawn("redis-server", redis, &running.log_dir, lifetime)
-        .map(|c| running.children.push(("redis-server", c)))
+        .map(|c| {
+            let pid = c.id().unwrap_or_default();
+            running.redis = Some(RedisProcess::new(redis_bin, redis_args, running.log_dir.clone(), pid));
+            running.children.push(("redis-server", c));
+        })
         .and_then(|()| spawn("dynamodb-local", ddb, &running.log_dir, lifetime))
         .map(|c| running.children.push(("dynamodb-local", c)));
     let endpoints = Endpoints {

@@ -7,6 +7,7 @@ mod error;
 mod external;
 mod local;
 pub mod probe;
+mod restart;
 pub mod state;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use tracing::warn;
 
 pub use self::error::BackendError;
 pub use self::local::{find_dynamodb_jar, find_redis};
+pub use self::restart::RedisProcess;
 use crate::store::redis::redact_url;
 use crate::store::{DynamoOptions, RedisOptions};
 
@@ -186,6 +188,15 @@ impl Backends {
         match &self.running {
             Running::Local(l) => l.pids(),
             _ => Vec::new(),
+        }
+    }
+
+    /// The local Redis process, for faults that kill and restart it (local
+    /// backends only).
+    pub fn redis_process(&self) -> Option<RedisProcess> {
+        match &self.running {
+            Running::Local(l) => l.redis.clone(),
+            _ => None,
         }
     }
 

@@ -44,7 +44,17 @@ pub fn stored_data(data: String) -> String {
 /// checksum, whatever the hash. XXH3 costs ~0.1 us on a 1.2 KB object where
 /// SHA-256 cost ~1 us, which is a tenth of an L1 hit's CPU budget.
 pub fn checksum(data: &str) -> String {
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(data.as_bytes()))
+    String::from_utf8_lossy(&hex128(xxhash_rust::xxh3::xxh3_128(data.as_bytes()))).into_owned()
+}
+
+/// `v` as 32 lowercase hex digits (`{:032x}` without the formatting machinery:
+/// every L1 hit verifies a checksum).
+fn hex128(v: u128) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, digit) in out.iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[((v >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    out
 }
 
 impl CacheEntry {
@@ -70,7 +80,7 @@ impl CacheEntry {
 
     /// Whether `data` still matches `checksum` (the entry is intact).
     pub fn checksum_ok(&self) -> bool {
-        checksum(&self.data) == self.checksum
+        self.checksum.as_bytes() == hex128(xxhash_rust::xxh3::xxh3_128(self.data.as_bytes()))
     }
 
     /// Whether the entry is still servable at `now`.
@@ -100,13 +110,72 @@ impl CacheEntry {
 
     /// Decodes an envelope written by [`CacheEntry::to_json`].
     ///
+    /// An envelope in the writer's layout (`data` last) whose checksum matches
+    /// its data is taken as written, without scanning the data as JSON again:
+    /// the writer checked it, and that scan was the largest cost of an L1 hit.
+    /// Anything else is parsed in full, so damaged data is reported as a
+    /// checksum failure and a damaged envelope as an error.
+    ///
     /// # Errors
     /// When the text is not such an envelope (a corrupt entry).
     pub fn from_json(text: &str) -> Result<CacheEntry, serde_json::Error> {
+        if let Some(entry) = Self::from_verified_json(text) {
+            return Ok(entry);
+        }
         let w: Wire<'_> = serde_json::from_str(text)?;
-        // A time past what a `Timestamp` holds (year 586,000) is damage, or
-        // another unit than ms; saturating it would keep the entry forever and
-        // break the round trip through `to_json`.
+        let data = w.data.get().to_owned();
+        Self::from_parts(
+            w.version,
+            w.fetched_at_ms,
+            w.expires_at_ms,
+            w.checksum,
+            w.api_version,
+            w.account,
+            data,
+        )
+    }
+
+    /// The fast path of [`CacheEntry::from_json`]: the header (everything before
+    /// `,"data":`) parsed as JSON, the rest up to the closing brace as data,
+    /// accepted only when the data's checksum is the header's.
+    fn from_verified_json(text: &str) -> Option<CacheEntry> {
+        const DATA: &str = ",\"data\":";
+        let at = text.find(DATA)?;
+        let data = text[at + DATA.len()..].strip_suffix('}')?;
+        let json_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+        let (first, last) = (*data.as_bytes().first()?, *data.as_bytes().last()?);
+        if json_ws(first) || json_ws(last) {
+            return None;
+        }
+        let mut head = String::with_capacity(at + 1);
+        head.push_str(&text[..at]);
+        head.push('}');
+        let h: Header<'_> = serde_json::from_str(&head).ok()?;
+        if h.data.0 || h.checksum.as_bytes() != hex128(xxhash_rust::xxh3::xxh3_128(data.as_bytes())) {
+            return None;
+        }
+        let data = data.to_owned();
+        Self::from_parts(
+            h.version,
+            h.fetched_at_ms,
+            h.expires_at_ms,
+            h.checksum,
+            h.api_version,
+            h.account,
+            data,
+        )
+        .ok()
+    }
+
+    fn from_parts(
+        version: u64,
+        fetched_at_ms: u64,
+        expires_at_ms: u64,
+        checksum: Cow<'_, str>,
+        api_version: Cow<'_, str>,
+        account: Option<Cow<'_, str>>,
+        data: String,
+    ) -> Result<CacheEntry, serde_json::Error> {
         let time = |ms: u64, field: &str| {
             if ms <= u64::MAX / 1_000 {
                 Ok(Timestamp::from_millis(ms))
@@ -115,18 +184,17 @@ impl CacheEntry {
             }
         };
         Ok(CacheEntry {
-            version: w.version,
-            fetched_at: time(w.fetched_at_ms, "fetched_at_ms")?,
-            expires_at: time(w.expires_at_ms, "expires_at_ms")?,
-            checksum: w.checksum.into_owned(),
-            api_version: w.api_version.into_owned(),
-            account: w.account.map(Cow::into_owned),
-            data: w.data.get().to_owned(),
+            version,
+            fetched_at: time(fetched_at_ms, "fetched_at_ms")?,
+            expires_at: time(expires_at_ms, "expires_at_ms")?,
+            checksum: checksum.into_owned(),
+            api_version: api_version.into_owned(),
+            account: account.map(Cow::into_owned),
+            data,
         })
     }
 }
 
-/// The data of a negative entry (JSON `null`: no Stripe object is `null`).
 const NEGATIVE_DATA: &str = "null";
 
 /// The envelope's fields. Strings are borrowed from the text when they hold no
@@ -146,6 +214,33 @@ struct Wire<'a> {
     account: Option<Cow<'a, str>>,
     #[serde(borrow)]
     data: &'a RawValue,
+}
+
+/// The envelope's fields before `data`, for [`CacheEntry::from_json`]'s fast
+/// path; a `data` field among them sends it to the full parse.
+#[derive(Deserialize)]
+struct Header<'a> {
+    version: u64,
+    fetched_at_ms: u64,
+    expires_at_ms: u64,
+    #[serde(borrow)]
+    checksum: Cow<'a, str>,
+    #[serde(borrow)]
+    api_version: Cow<'a, str>,
+    #[serde(borrow)]
+    account: Option<Cow<'a, str>>,
+    #[serde(default)]
+    data: Seen,
+}
+
+/// Whether a field was present (with any value, `null` too).
+#[derive(Default)]
+struct Seen(bool);
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Seen(true))
+    }
 }
 
 #[cfg(test)]
@@ -236,5 +331,61 @@ mod tests {
         let e = entry();
         assert!(e.is_live(Timestamp::from_millis(4_999)));
         assert!(!e.is_live(Timestamp::from_millis(5_000)));
+    }
+
+    #[test]
+    fn the_fast_path_decodes_what_the_full_parse_decodes() {
+        let e = entry();
+        let text = e.to_json().unwrap();
+        assert_eq!(CacheEntry::from_verified_json(&text), Some(e.clone()));
+        let w: Wire<'_> = serde_json::from_str(&text).unwrap();
+        assert_eq!(w.data.get(), e.data);
+        // Damaged data misses the fast path; the full parse keeps the damage
+        // for the checksum to report.
+        let damaged = text.replace("a@b.c", "a@b.d");
+        assert_eq!(CacheEntry::from_verified_json(&damaged), None);
+        assert!(!CacheEntry::from_json(&damaged).unwrap().checksum_ok());
+    }
+
+    #[test]
+    fn envelopes_off_the_writers_layout_take_the_full_parse() {
+        let e = entry();
+        let text = e.to_json().unwrap();
+        // A field after `data`: the fast path's data would include it.
+        let trailing = format!("{},\"extra\":1}}", &text[..text.len() - 1]);
+        assert_eq!(CacheEntry::from_verified_json(&trailing), None);
+        assert_eq!(CacheEntry::from_json(&trailing).unwrap(), e);
+        // A second `data` before the one the fast path finds: a duplicate field.
+        let twice = text.replacen("{\"version\":7", "{\"data\":null,\"version\":7", 1);
+        assert_eq!(CacheEntry::from_verified_json(&twice), None);
+        assert!(CacheEntry::from_json(&twice).is_err());
+        // Whitespace around the data.
+        let spaced = text.replace("\"data\":{", "\"data\": {");
+        assert_eq!(CacheEntry::from_verified_json(&spaced), None);
+        assert_eq!(CacheEntry::from_json(&spaced).unwrap(), e);
+    }
+
+    #[test]
+    fn data_under_a_matching_checksum_is_taken_as_written() {
+        // The contract of the fast path: only a writer that computed the
+        // checksum of this exact data could have stored it, so it is not
+        // scanned as JSON again; the full parse would refuse it.
+        let data = "{not json";
+        let text = format!(
+            "{{\"version\":1,\"fetched_at_ms\":1,\"expires_at_ms\":2,\"checksum\":\"{}\",\"api_version\":\"\",\"account\":null,\"data\":{data}}}",
+            checksum(data)
+        );
+        let e = CacheEntry::from_json(&text).unwrap();
+        assert_eq!(e.data, data);
+        assert!(e.checksum_ok());
+        assert!(e.to_json().is_err(), "it cannot be written back as an envelope");
+        assert!(serde_json::from_str::<Wire<'_>>(&text).is_err());
+    }
+
+    #[test]
+    fn checksums_are_32_lowercase_hex_digits() {
+        let v = xxhash_rust::xxh3::xxh3_128(b"x");
+        assert_eq!(checksum("x"), format!("{v:032x}"));
+        assert_eq!(&hex128(1), b"00000000000000000000000000000001");
     }
 }

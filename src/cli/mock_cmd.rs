@@ -234,7 +234,7 @@ fn parse_outage(s: &str) -> Result<OutageWindow, String> {
             k.parse().map_err(|_| format!("{k:?} is not a status, hang, reset or slow=MS"))?,
         ),
     };
-    Ok(OutageWindow { start: w.start, duration: w.duration, kind })
+    Ok(OutageWindow { start: w.start, duration: w.duration, kind, share: 1.0 })
 }
 
 /// The flag that sets configuration key `key`, for error messages.

@@ -95,7 +95,7 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
         policies: Vec::new(),
     };
     eprintln!("backends: {:?} ({})", backends.kind, backends.endpoints.describe());
-    let targets = FaultTargets::from_pids(&backends.process_ids());
+    let targets = FaultTargets::of(&backends);
     let mut outcome = Ok(());
     for i in indexes {
         // Flush what the running policy measured every few seconds, so a crash

@@ -1,5 +1,5 @@
-//! Fault injection during a run: pauses Redis or DynamoDB Local (local
-//! processes), breaks the mock Stripe, takes the webhook endpoint down, each
+//! Fault injection during a run: pauses Redis or DynamoDB Local, or kills
+//! Redis and starts it again (local processes), breaks the mock Stripe, takes the webhook endpoint down, each
 //! for its window; and what callers felt in each window.
 
 use std::sync::Arc;
@@ -11,41 +11,58 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::backends::{Backends, RedisProcess};
 use crate::metrics::{Latency, RunMetrics};
 use crate::mock::{FaultKind as MockFault, MockHandle, OutageWindow};
 use crate::scenario::{FaultKind, FaultSpec};
 
-/// The backend processes faults can pause (local backends only).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The backend processes faults can pause or kill (local backends only).
+#[derive(Clone, Debug, Default)]
 pub struct FaultTargets {
     /// redis-server's pid.
     pub redis_pid: Option<u32>,
     /// DynamoDB Local's (the JVM's) pid.
     pub dynamodb_pid: Option<u32>,
+    /// Redis as a process that can be killed and started again.
+    pub redis: Option<RedisProcess>,
 }
 
 impl FaultTargets {
+    /// The targets of `backends` (none for containers or external endpoints).
+    pub fn of(backends: &Backends) -> Self {
+        FaultTargets { redis: backends.redis_process(), ..Self::from_pids(&backends.process_ids()) }
+    }
+
     /// The targets among `pids` (the backends' processes), by command name.
     pub fn from_pids(pids: &[u32]) -> Self {
         let comm = |p: &u32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
         FaultTargets {
             redis_pid: pids.iter().copied().find(|p| comm(p).starts_with("redis")),
             dynamodb_pid: pids.iter().copied().find(|p| comm(p).starts_with("java")),
+            redis: None,
         }
     }
 
+    /// The process a pause of `kind` stops (the serving Redis, after a restart).
     fn pid(&self, kind: FaultKind) -> Option<u32> {
         match kind {
-            FaultKind::RedisPause => self.redis_pid,
+            FaultKind::RedisPause => self.redis.as_ref().map(RedisProcess::pid).or(self.redis_pid),
             FaultKind::DynamoPause => self.dynamodb_pid,
             _ => None,
+        }
+    }
+
+    fn can_run(&self, kind: FaultKind) -> bool {
+        match kind {
+            FaultKind::RedisKill => self.redis.is_some(),
+            k => !k.needs_processes() || self.pid(k).is_some(),
         }
     }
 }
 
 /// Why a fault schedule cannot run.
 #[derive(Debug, thiserror::Error)]
-#[error("fault {kind} needs local backends (a process to pause); run with --backend local")]
+#[error("fault {kind} needs local backends (a process to pause or kill); run with --backend local")]
 pub struct FaultError {
     /// The fault's name.
     pub kind: &'static str,
@@ -56,10 +73,20 @@ fn signal(pid: u32, sig: libc::c_int) {
     unsafe { libc::kill(pid as libc::pid_t, sig) };
 }
 
+fn kill_or_restart(redis: Option<&RedisProcess>, kill: bool) {
+    let Some(redis) = redis else { return };
+    if kill {
+        redis.kill();
+    } else if let Err(e) = redis.restart() {
+        tracing::error!(error = %e, "Redis could not be started again after redis_kill");
+    }
+}
+
 /// A running fault schedule; stopping (or dropping) it ends every fault.
 pub struct FaultDriver {
     task: Option<JoinHandle<()>>,
     paused: Vec<u32>,
+    redis: Option<RedisProcess>,
     webhook_down: Arc<AtomicBool>,
 }
 
@@ -69,7 +96,7 @@ impl FaultDriver {
     /// # Errors
     /// [`FaultError`] for a pause without a process to pause.
     pub fn check(faults: &[FaultSpec], targets: &FaultTargets) -> Result<(), FaultError> {
-        match faults.iter().find(|f| f.kind.needs_processes() && targets.pid(f.kind).is_none()) {
+        match faults.iter().find(|f| !targets.can_run(f.kind)) {
             Some(f) => Err(FaultError { kind: f.kind.name() }),
             None => Ok(()),
         }
@@ -95,7 +122,12 @@ impl FaultDriver {
                 FaultKind::StripeHang => MockFault::Hang,
                 _ => continue,
             };
-            mock.add_outage(OutageWindow { start: since_mock_start + f.at, duration: f.duration, kind });
+            mock.add_outage(OutageWindow {
+                start: since_mock_start + f.at,
+                duration: f.duration,
+                kind,
+                share: f.share,
+            });
         }
         let timed: Vec<FaultSpec> = faults
             .iter()
@@ -103,6 +135,7 @@ impl FaultDriver {
             .filter(|f| f.kind.needs_processes() || f.kind == FaultKind::WebhookOutage)
             .collect();
         let paused: Vec<u32> = timed.iter().filter_map(|f| targets.pid(f.kind)).collect();
+        let redis = targets.redis.clone().filter(|_| timed.iter().any(|f| f.kind == FaultKind::RedisKill));
         let down = webhook_down.clone();
         let task = tokio::spawn(async move {
             // (time, fault, starting?) in time order.
@@ -111,6 +144,10 @@ impl FaultDriver {
             edges.sort_by_key(|e| e.0);
             for (at, f, starting) in edges {
                 tokio::time::sleep_until(t0 + at).await;
+                if f.kind == FaultKind::RedisKill {
+                    kill_or_restart(targets.redis.as_ref(), starting);
+                    continue;
+                }
                 match (targets.pid(f.kind), starting) {
                     (Some(pid), true) => signal(pid, libc::SIGSTOP),
                     (Some(pid), false) => signal(pid, libc::SIGCONT),
@@ -118,16 +155,20 @@ impl FaultDriver {
                 }
             }
         });
-        FaultDriver { task: Some(task), paused, webhook_down }
+        FaultDriver { task: Some(task), paused, redis, webhook_down }
     }
 
-    /// Ends every fault now (resumes paused processes, brings webhooks back).
+    /// Ends every fault now (resumes paused processes, starts a killed Redis
+    /// again, brings webhooks back).
     pub fn stop(&mut self) {
         if let Some(t) = self.task.take() {
             t.abort();
         }
         for pid in &self.paused {
             signal(*pid, libc::SIGCONT);
+        }
+        if self.redis.as_ref().is_some_and(RedisProcess::is_killed) {
+            kill_or_restart(self.redis.as_ref(), false);
         }
         self.webhook_down.store(false, Ordering::SeqCst);
     }
@@ -149,6 +190,9 @@ pub struct FaultWindow {
     pub at_s: f64,
     /// Length, seconds.
     pub duration_s: f64,
+    /// The fraction of Stripe requests it hit (1 for whole outages and for
+    /// faults that are not Stripe's).
+    pub rate: f64,
     /// Requests intended to start in the window.
     pub requests: u64,
     /// Of them, errors returned to callers.
@@ -182,6 +226,7 @@ pub fn windows(faults: &[FaultSpec], metrics: &RunMetrics) -> Vec<FaultWindow> {
                 kind: f.kind.name().to_owned(),
                 at_s: f.at.as_secs_f64(),
                 duration_s: f.duration.as_secs_f64(),
+                rate: f.share,
                 ..FaultWindow::default()
             };
             let mut latency = Latency::default();

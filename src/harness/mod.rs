@@ -207,7 +207,7 @@ pub async fn run_policy(
     let progress = Arc::new(progress::Progress::default());
     let t0 = Instant::now();
     let mut fault_driver =
-        faults::FaultDriver::start(&scenario.faults, *targets, t0, mock.handle(), hook.down_flag());
+        faults::FaultDriver::start(&scenario.faults, targets.clone(), t0, mock.handle(), hook.down_flag());
     let (samples, mut recorded) = mpsc::unbounded_channel::<Sample>();
     let recorder_progress = progress.clone();
     let recorder = tokio::spawn(async move {

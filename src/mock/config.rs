@@ -255,7 +255,7 @@ pub enum FaultKind {
 }
 
 /// A scheduled fault.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OutageWindow {
     /// When it starts, after the mock was built.
     pub start: Duration,
@@ -263,6 +263,9 @@ pub struct OutageWindow {
     pub duration: Duration,
     /// What it does.
     pub kind: FaultKind,
+    /// The fraction of requests in the window it hits (1.0: every one; 0.2:
+    /// a partial outage where one request in five fails).
+    pub share: f64,
 }
 
 /// Outages and injected errors.
@@ -503,6 +506,9 @@ impl MockConfig {
             if w.duration.is_zero() {
                 return Err(err(format!("faults.outages[{i}].duration"), "must be above 0"));
             }
+            if !(w.share > 0.0 && w.share <= 1.0) {
+                return Err(err(format!("faults.outages[{i}].share"), "must be above 0 and at most 1"));
+            }
             if let FaultKind::Status(s) = w.kind
                 && !(400..=599).contains(&s)
             {
@@ -584,6 +590,7 @@ mod tests {
                 start: Duration::ZERO,
                 duration: Duration::ZERO,
                 kind: FaultKind::Hang,
+                share: 1.0,
             })
         });
         assert_eq!(e, "faults.outages[0].duration");

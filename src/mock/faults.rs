@@ -60,7 +60,9 @@ impl Faults {
         if self.any_windows.load(Ordering::Acquire) {
             let elapsed = now.since(self.started_at);
             let windows = self.windows.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(w) = windows.iter().find(|w| elapsed >= w.start && elapsed < w.start + w.duration) {
+            if let Some(w) = windows.iter().find(|w| elapsed >= w.start && elapsed < w.start + w.duration)
+                && (w.share >= 1.0 || rng.chance(w.share))
+            {
                 return Fault::Window(w.kind);
             }
         }
@@ -80,6 +82,7 @@ mod tests {
                 start: Duration::from_secs(10),
                 duration: Duration::from_secs(5),
                 kind: FaultKind::Status(503),
+                share: 1.0,
             }],
             error_rate: 0.1,
             ..FaultConfig::default()
@@ -93,5 +96,25 @@ mod tests {
         assert!((800..1_200).contains(&injected), "{injected}");
         f.clear();
         assert_ne!(f.draw(at(12), &mut rng), Fault::Window(FaultKind::Status(503)));
+    }
+
+    #[test]
+    fn a_partial_window_hits_its_share_of_requests() {
+        let start = Timestamp::from_millis(1_000_000);
+        let f = Faults::new(&FaultConfig::default(), start);
+        f.add(OutageWindow {
+            start: Duration::ZERO,
+            duration: Duration::from_secs(10),
+            kind: FaultKind::Status(500),
+            share: 0.2,
+        });
+        let mut rng = SplitMix::new(7);
+        let hit = (0..10_000)
+            .filter(|_| {
+                f.draw(start.plus(Duration::from_secs(5)), &mut rng) == Fault::Window(FaultKind::Status(500))
+            })
+            .count();
+        assert!((1_800..2_200).contains(&hit), "{hit} of 10,000 at a 0.2 share");
+        assert_eq!(f.draw(start.plus(Duration::from_secs(10)), &mut rng), Fault::None);
     }
 }

@@ -14,6 +14,9 @@ use super::validate::Ctx;
 pub enum FaultKind {
     /// Redis stops answering (SIGSTOP; local backends): commands time out.
     RedisPause,
+    /// Redis is killed (SIGKILL; local backends) and started again, empty, on
+    /// the same port when the window ends.
+    RedisKill,
     /// DynamoDB Local stops answering (SIGSTOP; local backends).
     DynamoPause,
     /// Stripe answers 503 to everything.
@@ -35,6 +38,7 @@ impl FaultKind {
     pub fn name(&self) -> &'static str {
         match self {
             FaultKind::RedisPause => "redis_pause",
+            FaultKind::RedisKill => "redis_kill",
             FaultKind::DynamoPause => "dynamodb_pause",
             FaultKind::StripeOutage => "stripe_outage",
             FaultKind::StripeErrors => "stripe_errors",
@@ -45,13 +49,25 @@ impl FaultKind {
         }
     }
 
+    /// Whether the mock Stripe injects it.
+    pub fn is_stripe(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::StripeOutage
+                | FaultKind::StripeErrors
+                | FaultKind::StripeSlow(_)
+                | FaultKind::Stripe429Storm
+                | FaultKind::StripeHang
+        )
+    }
+
     /// Whether it needs the backends' processes (local backends).
     pub fn needs_processes(&self) -> bool {
-        matches!(self, FaultKind::RedisPause | FaultKind::DynamoPause)
+        matches!(self, FaultKind::RedisPause | FaultKind::RedisKill | FaultKind::DynamoPause)
     }
 }
 
-const KINDS: &str = "redis_pause, dynamodb_pause, stripe_outage, stripe_errors, stripe_latency, \
+const KINDS: &str = "redis_pause, redis_kill, dynamodb_pause, stripe_outage, stripe_errors, stripe_latency, \
                      stripe_429_storm, stripe_hang, webhook_outage";
 
 /// One scheduled fault.
@@ -63,6 +79,9 @@ pub struct FaultSpec {
     pub at: Duration,
     /// For how long (run time).
     pub duration: Duration,
+    /// The fraction of Stripe requests in the window it hits (`rate`; 1.0 by
+    /// default): 0.2 makes one request in five fail.
+    pub share: f64,
 }
 
 impl FaultSpec {
@@ -98,6 +117,7 @@ pub(super) fn faults(
             }
             let kind = match r.kind.as_str() {
                 "redis_pause" => FaultKind::RedisPause,
+                "redis_kill" => FaultKind::RedisKill,
                 "dynamodb_pause" => FaultKind::DynamoPause,
                 "stripe_outage" => FaultKind::StripeOutage,
                 "stripe_errors" => FaultKind::StripeErrors,
@@ -121,7 +141,18 @@ pub(super) fn faults(
             if r.latency.is_some() && !matches!(kind, FaultKind::StripeSlow(_)) {
                 return Err(cx.err(&span, "fault.latency", "only stripe_latency takes `latency`"));
             }
-            Ok(FaultSpec { kind, at, duration })
+            let share = r.rate.unwrap_or(1.0);
+            if r.rate.is_some() && !kind.is_stripe() {
+                return Err(cx.err(&span, "fault.rate", "only the stripe_* faults take `rate`"));
+            }
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(cx.err(
+                    &span,
+                    "fault.rate",
+                    format!("must be above 0 and at most 1, got {share}"),
+                ));
+            }
+            Ok(FaultSpec { kind, at, duration, share })
         })
         .collect()
 }

@@ -39,6 +39,7 @@ pub struct RawFault {
     pub at: String,
     pub duration: String,
     pub latency: Option<String>,
+    pub rate: Option<f64>,
 }
 
 /// `[cost]`: how the run is priced.

@@ -206,11 +206,22 @@ fn faults_parse_in_start_order_and_bad_ones_name_the_key() {
     assert_eq!(s.faults.len(), 2);
     assert_eq!((s.faults[0].kind, s.faults[0].at), (FaultKind::RedisPause, Duration::from_secs(5)));
     assert_eq!(s.faults[1].kind, FaultKind::StripeSlow(Duration::from_secs(2)));
+    assert_eq!(s.faults[1].share, 1.0, "a whole outage by default");
+    let partial = parse(
+        "duration = \"30s\"\n[[fault]]\nkind = \"stripe_errors\"\nat = \"2s\"\nduration = \"5s\"\nrate = 0.2\n\
+         [[fault]]\nkind = \"redis_kill\"\nat = \"10s\"\nduration = \"3s\"\n",
+    )
+    .unwrap();
+    assert_eq!((partial.faults[0].kind, partial.faults[0].share), (FaultKind::StripeErrors, 0.2));
+    assert_eq!(partial.faults[1].kind, FaultKind::RedisKill);
     let cases = [
         ("kind = \"meteor\"\nat = \"1s\"\nduration = \"1s\"\n", "fault.kind"),
         ("kind = \"stripe_outage\"\nat = \"25s\"\nduration = \"10s\"\n", "fault.at"),
         ("kind = \"stripe_latency\"\nat = \"1s\"\nduration = \"1s\"\n", "fault.latency"),
         ("kind = \"stripe_outage\"\nat = \"1\"\nduration = \"1s\"\n", "fault.at"),
+        ("kind = \"stripe_errors\"\nat = \"1s\"\nduration = \"1s\"\nrate = 1.5\n", "fault.rate"),
+        ("kind = \"stripe_errors\"\nat = \"1s\"\nduration = \"1s\"\nrate = 0.0\n", "fault.rate"),
+        ("kind = \"redis_kill\"\nat = \"1s\"\nduration = \"1s\"\nrate = 0.5\n", "fault.rate"),
     ];
     for (body, key) in cases {
         let e = parse(&format!("duration = \"30s\"\n[[fault]]\n{body}")).unwrap_err();

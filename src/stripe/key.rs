@@ -75,7 +75,9 @@ impl CacheKey {
     pub fn redis_key(&self, prefix: &str) -> String {
         let mut s = String::with_capacity(prefix.len() + self.id.len() + 40);
         let account = self.account.as_deref().unwrap_or("platform");
-        let _ = write!(s, "{prefix}:{account}:{}:{}", self.kind.name(), self.id);
+        for part in [prefix, ":", account, ":", self.kind.name(), ":", &self.id] {
+            s.push_str(part);
+        }
         if let Some(v) = &self.api_version {
             let _ = write!(s, ":v={v}");
         }

@@ -320,3 +320,80 @@ async fn injected_faults_are_reported_per_window_and_defences_hide_them() {
     assert!(pause.recovery_s.is_some_and(|r| r <= 2.0), "back within 2 s: {pause:?}");
     assert!(run.stripe.faults.status > 0 && run.chain.stale_if_error > 0, "{:?} {:?}", run.stripe, run.chain);
 }
+
+/// Redis killed mid-run (SIGKILL: connections reset, the port refuses) and
+/// started again, empty, 3 s later: DynamoDB serves every read meanwhile, no
+/// error reaches a caller, and L1 serves again within 2 s of the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_kill_costs_callers_nothing_and_l1_returns_within_2_s_of_the_restart() {
+    let b = backends(BackendChoice::Local).await;
+    let text = "duration = \"12s\"\nseed = 9\n[workload]\ncustomers = 15\n\
+                arrival = { kind = \"constant\", rate_per_s = 40 }\n[callers]\nconcurrency = 16\n\
+                [stripe]\nlatency_scale = 0\nmode = \"live\"\n\
+                [[fault]]\nkind = \"redis_kill\"\nat = \"4s\"\nduration = \"3s\"\n\
+                [[policy]]\nname = \"long\"\nl1_ttl = \"1h\"\nl2_ttl = \"1h\"\n";
+    let scenario = Scenario::parse(Path::new("kill.toml"), text).unwrap();
+    let targets = FaultTargets::of(&b);
+    let before = targets.redis.as_ref().expect("local backends have a Redis process").pid();
+    let (_stop_tx, stop) = watch::channel(false);
+    let run = run_policy(&scenario, 0, &b.endpoints, "kill", &targets, stop, None).await.unwrap();
+    let after = targets.redis.as_ref().unwrap().pid();
+    let alive = std::fs::read_to_string(format!("/proc/{after}/comm")).unwrap_or_default();
+    b.stop().await.unwrap();
+    assert!(
+        after != before && alive.starts_with("redis"),
+        "a new Redis serves: {before} -> {after} {alive:?}"
+    );
+    let [kill] = run.faults.as_slice() else { panic!("one window: {:?}", run.faults) };
+    assert_eq!(kill.kind, "redis_kill");
+    eprintln!("redis_kill window: {kill:?}");
+    assert!(kill.requests >= 100, "{kill:?}");
+    assert_eq!(run.metrics.counts.errors, 0, "no error reached a caller: {:?}", run.metrics.counts);
+    let seconds =
+        |from: u64, to: u64| run.metrics.seconds.iter().filter(move |s| s.second >= from && s.second < to);
+    // While Redis is down DynamoDB serves (after the first second's in-flight reads).
+    let (l1_down, l2_down): (u64, u64) =
+        seconds(5, 7).fold((0, 0), |(a, b), s| (a + s.counts.l1, b + s.counts.l2));
+    assert!(l1_down == 0 && l2_down >= 60, "L1 {l1_down}, L2 {l2_down} while Redis was down");
+    assert!(run.chain.l1_errors > 0, "the chain saw Redis fail: {:?}", run.chain);
+    // The restart is at 7 s: L1 hits again in second 7 or 8.
+    let back = seconds(7, 12).find(|s| s.counts.l1 > 0).map(|s| s.second);
+    assert!(
+        back.is_some_and(|s| s <= 8),
+        "L1 back within 2 s of the restart: first L1 hit in second {back:?}"
+    );
+    assert!(seconds(9, 12).all(|s| s.counts.l1 * 10 >= s.counts.requests * 9), "L1 serves again");
+}
+
+/// A 30 s Stripe outage under stale-if-error: every key was cached before it,
+/// so no caller sees an error (except where DynamoDB itself failed a read on a
+/// loaded machine, when no stale entry is at hand: counted, and bounded by
+/// those failures), while without the window nearly every read would fail
+/// (TTLs of 1-2 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30_s_stripe_outage_costs_no_errors_for_keys_cached_before_it_under_stale_if_error() {
+    let b = backends(BackendChoice::Local).await;
+    let text = "duration = \"38s\"\nseed = 11\n[workload]\ncustomers = 12\n\
+                popularity = { kind = \"uniform\" }\n\
+                arrival = { kind = \"constant\", rate_per_s = 30 }\n[callers]\nconcurrency = 16\n\
+                [stripe]\nlatency_scale = 0\nmode = \"live\"\n\
+                [[fault]]\nkind = \"stripe_outage\"\nat = \"4s\"\nduration = \"30s\"\n\
+                [[policy]]\nname = \"sie\"\nl1_ttl = \"1s\"\nl2_ttl = \"2s\"\nstale_if_error = \"1h\"\n";
+    let scenario = Scenario::parse(Path::new("outage30.toml"), text).unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    let run =
+        run_policy(&scenario, 0, &b.endpoints, "outage30", &FaultTargets::of(&b), stop, None).await.unwrap();
+    b.stop().await.unwrap();
+    let [outage] = run.faults.as_slice() else { panic!("one window: {:?}", run.faults) };
+    eprintln!("30 s outage window: {outage:?}");
+    assert!(outage.requests >= 800, "{outage:?}");
+    assert!(
+        outage.errors <= run.chain.l2_errors,
+        "errors only where DynamoDB failed too: {outage:?} {:?}",
+        run.chain
+    );
+    assert!(outage.errors * 100 <= outage.requests, "{outage:?}");
+    assert!(outage.stale_served * 2 >= outage.requests, "expired entries answered the outage: {outage:?}");
+    assert!(run.stripe.faults.status >= 30, "Stripe was asked and failed: {:?}", run.stripe);
+    assert!(outage.recovery_s.is_some_and(|r| r <= 2.0), "fresh again soon after: {outage:?}");
+}

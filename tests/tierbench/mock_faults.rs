@@ -11,7 +11,7 @@ use tierbench::mock::{Endpoint, FaultKind, LatencyDist, OutageWindow};
 use crate::mock_support::{config, start};
 
 fn window(kind: FaultKind) -> OutageWindow {
-    OutageWindow { start: Duration::ZERO, duration: Duration::from_secs(3_600), kind }
+    OutageWindow { start: Duration::ZERO, duration: Duration::from_secs(3_600), kind, share: 1.0 }
 }
 
 #[tokio::test]
@@ -23,6 +23,7 @@ async fn mock_outage_windows_answer_their_status_only_inside() {
         start: Duration::from_secs(10),
         duration: Duration::from_secs(5),
         kind: FaultKind::Status(503),
+        share: 1.0,
     });
     let mock = start(c).await;
     let path = format!("/v1/customers/{}", mock.handle().customer_ids(None)[0]);

@@ -234,6 +234,7 @@ async fn origin_an_outage_opens_the_breaker_which_fails_fast_then_a_probe_closes
         start: Duration::ZERO,
         duration: Duration::from_secs(10),
         kind: FaultKind::Status(503),
+        share: 1.0,
     });
     let mock = start(c).await;
     let mut etiquette = Etiquette { retry: fast_retries(), ..Etiquette::default() };
