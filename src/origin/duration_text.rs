@@ -1,30 +1,14 @@
 //! Durations in the etiquette's serde form: text with a unit (`"250ms"`, `"5s"`),
 //! the way scenario files write them.
-//!
-//! It mirrors `scenario::parse_duration` rather than calling it: `scenario`
-//! sits above `chain` and `origin`, and the arrows point one way (DESIGN.md).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serializer};
 
-/// Parses a non-negative number followed by `us`, `ms`, `s`, `m` or `h`.
+/// Parses a non-negative number followed by `us`, `ms`, `s`, `m`, `h` or `d`
+/// (the scenario files' form: [`crate::clock::parse_duration`]).
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let allowed = "a number with a unit: us, ms, s, m or h (e.g. \"250ms\", \"5s\")";
-    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration: expected {allowed}"))?;
-    let seconds = match unit.trim() {
-        "us" | "µs" => value / 1e6,
-        "ms" => value / 1e3,
-        "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3_600.0,
-        "" => return Err(format!("{text:?} has no unit: expected {allowed}")),
-        other => return Err(format!("{text:?} has unknown unit {other:?}: expected {allowed}")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
+    crate::clock::parse_duration(text)
 }
 
 /// The shortest exact text of `d`: whole seconds as `s`, else `ms`, else `us`.

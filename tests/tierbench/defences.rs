@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tierbench::backends::BackendChoice;
 use tierbench::chain::{Defences, Layer, LeaseConfig, TtlPolicy};
-use tierbench::clock::{SharedClock, SystemClock};
+use tierbench::clock::{Clock, SharedClock, SystemClock};
 use tierbench::origin::OriginError;
-use tierbench::store::DynamoOptions;
+use tierbench::store::{DynamoOptions, L1Store, L2Store, Lookup};
 use tierbench::stripe::{CacheKey, ObjectKind};
 
 use crate::util::{LiveChain, backends, chain_on, customer, origin, setup};
@@ -351,5 +351,62 @@ async fn only_a_valid_fresh_webhook_invalidates_and_only_once() {
     let again = handler.apply(&s.chain, body, Some(&valid), now).await.unwrap();
     assert!(again.duplicate, "a redelivery of evt_1 is dropped");
     assert!(cached().await, "and changes nothing");
+    s.finish().await;
+}
+
+/// L1 and L2 disagree for no longer than the policy allows. An invalidation
+/// that reached DynamoDB but not Redis (Redis was down when the webhook came)
+/// leaves the old version in L1 until the L1 TTL ends, not a moment longer;
+/// and an entry promoted from L2 never outlives the L2 entry it came from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l1_and_l2_disagree_no_longer_than_the_l1_ttl() {
+    let l1_ttl = Duration::from_secs(10);
+    let s = setup(
+        BackendChoice::Local,
+        TtlPolicy::uniform(l1_ttl, Duration::from_secs(3_600)),
+        DynamoOptions::default(),
+    )
+    .await;
+    let key = cus("cus_split");
+    let path = "/v1/customers/cus_split";
+    s.origin.stripe.set("", path, 1, &customer("cus_split", "old@example.com"));
+    assert_eq!(s.chain.read(&key).await.unwrap().layer, Layer::Origin);
+    // Stripe changes; the invalidation reaches L2 only.
+    s.origin.stripe.set("", path, 2, &customer("cus_split", "new@example.com"));
+    assert!(s.chain.l2().expire(&key, s.clock.now()).await.unwrap());
+    for second in 0..10 {
+        let served = s.chain.read(&key).await.unwrap();
+        assert_eq!(
+            (served.layer, served.entry.version),
+            (Layer::L1, 1),
+            "second {second}: within the L1 TTL"
+        );
+        s.clock.advance(Duration::from_millis(999));
+    }
+    s.clock.advance(Duration::from_millis(10)); // the L1 TTL has passed since the fill
+    let served = s.chain.read(&key).await.unwrap();
+    assert_eq!((served.layer, served.entry.version), (Layer::Origin, 2), "not a moment past the L1 TTL");
+    let Lookup::Found(l1) = s.chain.l1().get(&key).await.unwrap() else { panic!("L1 refilled") };
+    let Lookup::Found(l2) = s.chain.l2().get(&key).await.unwrap() else { panic!("L2 refilled") };
+    assert_eq!((l1.version, l2.version), (2, 2), "the tiers agree again");
+
+    // Promotion: an L2 entry with 3 s left is promoted for 3 s, not the L1 TTL.
+    let other = cus("cus_promoted");
+    s.origin.stripe.set("", "/v1/customers/cus_promoted", 1, &customer("cus_promoted", "p@example.com"));
+    let short = TtlPolicy::uniform(l1_ttl, Duration::from_secs(3));
+    let filler = crate::util::chain_on(
+        &s.backends,
+        &s.origin.server.uri(),
+        short,
+        DynamoOptions::default(),
+        s.clock.clone(),
+    )
+    .await;
+    filler.read(&other).await.unwrap();
+    assert!(s.chain.l1().delete(&other).await.unwrap_or(true), "L1 emptied");
+    assert_eq!(s.chain.read(&other).await.unwrap().layer, Layer::L2, "promoted from L2");
+    let Lookup::Found(promoted) = s.chain.l1().get(&other).await.unwrap() else { panic!("promoted into L1") };
+    let Lookup::Found(below) = s.chain.l2().get(&other).await.unwrap() else { panic!("still in L2") };
+    assert!(promoted.expires_at <= below.expires_at, "{promoted:?} outlives {below:?}");
     s.finish().await;
 }
