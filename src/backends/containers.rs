@@ -35,6 +35,11 @@ impl Running {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// The container ids: Redis's, then DynamoDB Local's.
+    pub(super) fn ids(&self) -> Vec<String> {
+        self.containers.iter().map(|c| c.id().to_owned()).collect()
+    }
+
     /// Leaves the containers running; returns their ids.
     pub(super) fn detach(self) -> Vec<String> {
         self.containers
@@ -58,6 +63,22 @@ pub(super) async fn docker_ping() -> Result<(), BackendError> {
         Ok(Err(e)) => Err(no_docker(e.to_string())),
         Err(_) => Err(no_docker("the Docker API did not answer a ping within 2 s".into())),
     }
+}
+
+/// Pauses (`docker pause`: the cgroup freezer, as SIGSTOP for a process) or
+/// unpauses the container `id`.
+///
+/// # Errors
+/// When no Docker API answers or it refuses.
+pub async fn set_paused(id: &str, paused: bool) -> Result<(), BackendError> {
+    let docker =
+        Docker::connect_with_defaults().map_err(|e| BackendError::NoDocker { detail: e.to_string() })?;
+    let (what, result) = if paused {
+        ("pause", docker.pause_container(id).await)
+    } else {
+        ("unpause", docker.unpause_container(id).await)
+    };
+    result.map_err(|e| BackendError::Container { what, detail: format!("{id}: {e}") })
 }
 
 /// Removes the containers `ids` (for `backends down`).

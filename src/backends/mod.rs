@@ -17,6 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+pub use self::containers::set_paused as set_container_paused;
 pub use self::error::BackendError;
 pub use self::local::{find_dynamodb_jar, find_redis};
 pub use self::restart::RedisProcess;
@@ -187,6 +188,15 @@ impl Backends {
     pub fn process_ids(&self) -> Vec<u32> {
         match &self.running {
             Running::Local(l) => l.pids(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The ids of the containers started (Redis's, then DynamoDB Local's;
+    /// empty for other kinds).
+    pub fn container_ids(&self) -> Vec<String> {
+        match &self.running {
+            Running::Containers(c) => c.ids(),
             _ => Vec::new(),
         }
     }

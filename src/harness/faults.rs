@@ -25,12 +25,22 @@ pub struct FaultTargets {
     pub dynamodb_pid: Option<u32>,
     /// Redis as a process that can be killed and started again.
     pub redis: Option<RedisProcess>,
+    /// Redis's container (container backends): paused through the Docker API.
+    pub redis_container: Option<String>,
+    /// DynamoDB Local's container.
+    pub dynamodb_container: Option<String>,
 }
 
 impl FaultTargets {
     /// The targets of `backends` (none for containers or external endpoints).
     pub fn of(backends: &Backends) -> Self {
-        FaultTargets { redis: backends.redis_process(), ..Self::from_pids(&backends.process_ids()) }
+        let containers = backends.container_ids();
+        FaultTargets {
+            redis: backends.redis_process(),
+            redis_container: containers.first().cloned(),
+            dynamodb_container: containers.get(1).cloned(),
+            ..Self::from_pids(&backends.process_ids())
+        }
     }
 
     /// The targets among `pids` (the backends' processes), by command name.
@@ -39,7 +49,7 @@ impl FaultTargets {
         FaultTargets {
             redis_pid: pids.iter().copied().find(|p| comm(p).starts_with("redis")),
             dynamodb_pid: pids.iter().copied().find(|p| comm(p).starts_with("java")),
-            redis: None,
+            ..Self::default()
         }
     }
 
@@ -52,17 +62,29 @@ impl FaultTargets {
         }
     }
 
+    /// The container a pause of `kind` freezes (when there is no process).
+    fn container(&self, kind: FaultKind) -> Option<&str> {
+        match kind {
+            FaultKind::RedisPause => self.redis_container.as_deref(),
+            FaultKind::DynamoPause => self.dynamodb_container.as_deref(),
+            _ => None,
+        }
+    }
+
     fn can_run(&self, kind: FaultKind) -> bool {
         match kind {
             FaultKind::RedisKill => self.redis.is_some(),
-            k => !k.needs_processes() || self.pid(k).is_some(),
+            k => !k.needs_processes() || self.pid(k).is_some() || self.container(k).is_some(),
         }
     }
 }
 
 /// Why a fault schedule cannot run.
 #[derive(Debug, thiserror::Error)]
-#[error("fault {kind} needs local backends (a process to pause or kill); run with --backend local")]
+#[error(
+    "fault {kind} needs a process or container to pause (local or container backends; redis_kill: \
+     local only); run with --backend local"
+)]
 pub struct FaultError {
     /// The fault's name.
     pub kind: &'static str,
@@ -86,6 +108,7 @@ fn kill_or_restart(redis: Option<&RedisProcess>, kill: bool) {
 pub struct FaultDriver {
     task: Option<JoinHandle<()>>,
     paused: Vec<u32>,
+    paused_containers: Vec<String>,
     redis: Option<RedisProcess>,
     webhook_down: Arc<AtomicBool>,
 }
@@ -135,6 +158,11 @@ impl FaultDriver {
             .filter(|f| f.kind.needs_processes() || f.kind == FaultKind::WebhookOutage)
             .collect();
         let paused: Vec<u32> = timed.iter().filter_map(|f| targets.pid(f.kind)).collect();
+        let paused_containers: Vec<String> = timed
+            .iter()
+            .filter(|f| targets.pid(f.kind).is_none())
+            .filter_map(|f| targets.container(f.kind).map(str::to_owned))
+            .collect();
         let redis = targets.redis.clone().filter(|_| timed.iter().any(|f| f.kind == FaultKind::RedisKill));
         let down = webhook_down.clone();
         let task = tokio::spawn(async move {
@@ -148,14 +176,31 @@ impl FaultDriver {
                     kill_or_restart(targets.redis.as_ref(), starting);
                     continue;
                 }
-                match (targets.pid(f.kind), starting) {
-                    (Some(pid), true) => signal(pid, libc::SIGSTOP),
-                    (Some(pid), false) => signal(pid, libc::SIGCONT),
-                    (None, on) => down.store(on, Ordering::SeqCst),
+                match (targets.pid(f.kind), targets.container(f.kind), starting) {
+                    (Some(pid), _, true) => signal(pid, libc::SIGSTOP),
+                    (Some(pid), _, false) => signal(pid, libc::SIGCONT),
+                    (None, Some(id), on) => {
+                        if let Err(e) = crate::backends::set_container_paused(id, on).await {
+                            tracing::error!(error = %e, fault = f.kind.name(), "container pause failed");
+                        }
+                    }
+                    (None, None, on) => down.store(on, Ordering::SeqCst),
                 }
             }
         });
-        FaultDriver { task: Some(task), paused, redis, webhook_down }
+        FaultDriver { task: Some(task), paused, paused_containers, redis, webhook_down }
+    }
+
+    /// Ends every fault now, waiting until paused containers run again.
+    pub async fn finish(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        for id in std::mem::take(&mut self.paused_containers) {
+            // Unpausing a running container is refused: nothing to do then.
+            let _ = crate::backends::set_container_paused(&id, false).await;
+        }
+        self.stop();
     }
 
     /// Ends every fault now (resumes paused processes, starts a killed Redis
@@ -169,6 +214,13 @@ impl FaultDriver {
         }
         if self.redis.as_ref().is_some_and(RedisProcess::is_killed) {
             kill_or_restart(self.redis.as_ref(), false);
+        }
+        // Unpausing a container is an API call: done in the background here;
+        // `finish` waits for it.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            for id in std::mem::take(&mut self.paused_containers) {
+                rt.spawn(async move { crate::backends::set_container_paused(&id, false).await });
+            }
         }
         self.webhook_down.store(false, Ordering::SeqCst);
     }

@@ -308,7 +308,7 @@ pub async fn run_policy(
         }
     };
     let wall = t0.elapsed();
-    fault_driver.stop();
+    fault_driver.finish().await;
     drop(ctx); // the last sender: the recorder ends once callers have finished
     if let Ok(recorded) = recorder.await {
         metrics.merge(&recorded);

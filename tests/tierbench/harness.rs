@@ -397,3 +397,30 @@ async fn a_30_s_stripe_outage_costs_no_errors_for_keys_cached_before_it_under_st
     assert!(run.stripe.faults.status >= 30, "Stripe was asked and failed: {:?}", run.stripe);
     assert!(outage.recovery_s.is_some_and(|r| r <= 2.0), "fresh again soon after: {outage:?}");
 }
+
+/// A pause of the Redis container through the Docker API (`docker pause`, the
+/// cgroup freezer): reads wait out the L1 timeout and DynamoDB serves them, no
+/// error reaches a caller, and the container runs again after the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_container_pause_costs_callers_nothing() {
+    let b = backends(BackendChoice::Containers).await;
+    let text = "duration = \"9s\"\nseed = 13\n[workload]\ncustomers = 15\n\
+                arrival = { kind = \"constant\", rate_per_s = 30 }\n[callers]\nconcurrency = 16\n\
+                [stripe]\nlatency_scale = 0\nmode = \"live\"\n\
+                [[fault]]\nkind = \"redis_pause\"\nat = \"3s\"\nduration = \"2s\"\n\
+                [[policy]]\nname = \"long\"\nl1_ttl = \"1h\"\nl2_ttl = \"1h\"\n";
+    let scenario = Scenario::parse(Path::new("container-pause.toml"), text).unwrap();
+    let targets = FaultTargets::of(&b);
+    assert!(targets.redis_container.is_some() && targets.redis_pid.is_none(), "{targets:?}");
+    let (_stop_tx, stop) = watch::channel(false);
+    let run = run_policy(&scenario, 0, &b.endpoints, "container-pause", &targets, stop, None).await.unwrap();
+    // Running again: a fresh connection answers at once.
+    let probe = tierbench::backends::probe::redis_once(&b.endpoints.redis_url, Duration::from_secs(2)).await;
+    b.stop().await.unwrap();
+    probe.expect("the Redis container runs again after the window");
+    let [pause] = run.faults.as_slice() else { panic!("one window: {:?}", run.faults) };
+    eprintln!("container redis_pause window: {pause:?}");
+    assert_eq!(pause.errors, 0, "DynamoDB served while Redis was frozen: {pause:?}");
+    assert!(pause.p99_ms >= 500.0, "reads waited out the L1 timeout: {pause:?}");
+    assert!(run.chain.l1_errors > 0, "{:?}", run.chain);
+}
