@@ -1,9 +1,11 @@
 //! Fault injection during a run: pauses Redis or DynamoDB Local, or kills
-//! Redis and starts it again (local processes), breaks the mock Stripe, takes the webhook endpoint down, each
-//! for its window; and what callers felt in each window.
+//! Redis and starts it again (local processes), slows or throttles DynamoDB
+//! (through [`super::dynamo_faults`]), breaks the mock Stripe, takes the
+//! webhook endpoint down, each for its window; and what callers felt in each
+//! window.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::dynamo_faults::DynamoFaultState;
 use crate::backends::{Backends, RedisProcess};
 use crate::metrics::{Latency, RunMetrics};
 use crate::mock::{FaultKind as MockFault, MockHandle, OutageWindow};
@@ -29,6 +32,9 @@ pub struct FaultTargets {
     pub redis_container: Option<String>,
     /// DynamoDB Local's container.
     pub dynamodb_container: Option<String>,
+    /// The proxy in front of DynamoDB that adds latency or throttles (set by
+    /// the harness for a run whose scenario has such faults).
+    pub dynamodb_proxy: Option<Arc<DynamoFaultState>>,
 }
 
 impl FaultTargets {
@@ -74,20 +80,44 @@ impl FaultTargets {
     fn can_run(&self, kind: FaultKind) -> bool {
         match kind {
             FaultKind::RedisKill => self.redis.is_some(),
+            k if k.is_dynamo_proxy() => self.dynamodb_proxy.is_some(),
             k => !k.needs_processes() || self.pid(k).is_some() || self.container(k).is_some(),
+        }
+    }
+
+    /// Sets the proxy's switches for `kind` on (`starting`) or off.
+    fn set_proxy(&self, f: &FaultSpec, starting: bool) {
+        let Some(proxy) = &self.dynamodb_proxy else { return };
+        match f.kind {
+            FaultKind::DynamoSlow(d) => proxy.set_latency(if starting { d } else { Duration::ZERO }),
+            FaultKind::DynamoThrottle => proxy.set_throttle(if starting { f.share } else { 0.0 }),
+            _ => {}
         }
     }
 }
 
 /// Why a fault schedule cannot run.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "fault {kind} needs a process or container to pause (local or container backends; redis_kill: \
-     local only); run with --backend local"
-)]
+#[error("fault {kind} cannot run on these backends: {why}")]
 pub struct FaultError {
     /// The fault's name.
     pub kind: &'static str,
+    /// What it needs.
+    pub why: &'static str,
+}
+
+impl FaultError {
+    fn of(kind: FaultKind) -> Self {
+        let why = match kind {
+            FaultKind::RedisKill => "it kills and restarts redis-server, so it needs --backend local",
+            k if k.is_dynamo_proxy() => {
+                "it needs a DynamoDB endpoint to put its proxy in front of (DynamoDB Local or \
+                 --dynamodb-endpoint), not real AWS"
+            }
+            _ => "it needs a process or container to pause: run with --backend local or containers",
+        };
+        FaultError { kind: kind.name(), why }
+    }
 }
 
 fn signal(pid: u32, sig: libc::c_int) {
@@ -110,7 +140,30 @@ pub struct FaultDriver {
     paused: Vec<u32>,
     paused_containers: Vec<String>,
     redis: Option<RedisProcess>,
+    dynamodb_proxy: Option<Arc<DynamoFaultState>>,
+    hits: Hits,
+    faults: Vec<FaultSpec>,
     webhook_down: Arc<AtomicBool>,
+}
+
+/// Requests the DynamoDB fault proxy acted on, per fault of the schedule.
+type Hits = Arc<Mutex<Vec<HitCount>>>;
+
+/// The proxy's counter when a window opened, and what it acted on once closed.
+#[derive(Clone, Copy, Debug, Default)]
+struct HitCount {
+    opened_at: Option<u64>,
+    hit: Option<u64>,
+}
+
+impl HitCount {
+    fn edge(&mut self, counter: u64, starting: bool) {
+        match (starting, self.opened_at) {
+            (true, _) => self.opened_at = Some(counter),
+            (false, Some(base)) => self.hit = Some(counter.saturating_sub(base)),
+            (false, None) => {}
+        }
+    }
 }
 
 impl FaultDriver {
@@ -120,7 +173,7 @@ impl FaultDriver {
     /// [`FaultError`] for a pause without a process to pause.
     pub fn check(faults: &[FaultSpec], targets: &FaultTargets) -> Result<(), FaultError> {
         match faults.iter().find(|f| !targets.can_run(f.kind)) {
-            Some(f) => Err(FaultError { kind: f.kind.name() }),
+            Some(f) => Err(FaultError::of(f.kind)),
             None => Ok(()),
         }
     }
@@ -152,28 +205,41 @@ impl FaultDriver {
                 share: f.share,
             });
         }
-        let timed: Vec<FaultSpec> = faults
+        let timed: Vec<(usize, FaultSpec)> = faults
             .iter()
             .copied()
-            .filter(|f| f.kind.needs_processes() || f.kind == FaultKind::WebhookOutage)
+            .enumerate()
+            .filter(|(_, f)| {
+                f.kind.needs_processes() || f.kind.is_dynamo_proxy() || f.kind == FaultKind::WebhookOutage
+            })
             .collect();
-        let paused: Vec<u32> = timed.iter().filter_map(|f| targets.pid(f.kind)).collect();
+        let paused: Vec<u32> = timed.iter().filter_map(|(_, f)| targets.pid(f.kind)).collect();
         let paused_containers: Vec<String> = timed
             .iter()
-            .filter(|f| targets.pid(f.kind).is_none())
-            .filter_map(|f| targets.container(f.kind).map(str::to_owned))
+            .filter(|(_, f)| targets.pid(f.kind).is_none())
+            .filter_map(|(_, f)| targets.container(f.kind).map(str::to_owned))
             .collect();
-        let redis = targets.redis.clone().filter(|_| timed.iter().any(|f| f.kind == FaultKind::RedisKill));
+        let redis =
+            targets.redis.clone().filter(|_| timed.iter().any(|(_, f)| f.kind == FaultKind::RedisKill));
+        let dynamodb_proxy = targets.dynamodb_proxy.clone();
+        let hits: Hits = Arc::new(Mutex::new(vec![HitCount::default(); faults.len()]));
         let down = webhook_down.clone();
+        let task_hits = hits.clone();
         let task = tokio::spawn(async move {
-            // (time, fault, starting?) in time order.
-            let mut edges: Vec<(Duration, FaultSpec, bool)> =
-                timed.iter().flat_map(|f| [(f.at, *f, true), (f.end(), *f, false)]).collect();
+            // (time, fault index, fault, starting?) in time order.
+            let mut edges: Vec<(Duration, usize, FaultSpec, bool)> =
+                timed.iter().flat_map(|&(i, f)| [(f.at, i, f, true), (f.end(), i, f, false)]).collect();
             edges.sort_by_key(|e| e.0);
-            for (at, f, starting) in edges {
+            for (at, i, f, starting) in edges {
                 tokio::time::sleep_until(t0 + at).await;
                 if f.kind == FaultKind::RedisKill {
                     kill_or_restart(targets.redis.as_ref(), starting);
+                    continue;
+                }
+                if let Some(proxy) = targets.dynamodb_proxy.as_ref().filter(|_| f.kind.is_dynamo_proxy()) {
+                    let mut hits = task_hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    hits[i].edge(proxy.hits(f.kind), starting);
+                    targets.set_proxy(&f, starting);
                     continue;
                 }
                 match (targets.pid(f.kind), targets.container(f.kind), starting) {
@@ -188,7 +254,16 @@ impl FaultDriver {
                 }
             }
         });
-        FaultDriver { task: Some(task), paused, paused_containers, redis, webhook_down }
+        FaultDriver {
+            task: Some(task),
+            paused,
+            paused_containers,
+            redis,
+            dynamodb_proxy,
+            hits,
+            faults: faults.to_vec(),
+            webhook_down,
+        }
     }
 
     /// Ends every fault now, waiting until paused containers run again.
@@ -203,8 +278,22 @@ impl FaultDriver {
         self.stop();
     }
 
+    /// DynamoDB requests each fault of the schedule delayed or throttled (by
+    /// index; `None` for faults the proxy does not inject, or that never
+    /// started). A window cut short counts up to now.
+    pub fn injected(&self) -> Vec<Option<u64>> {
+        let hits = self.hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        hits.iter()
+            .zip(&self.faults)
+            .map(|(h, f)| {
+                let now = self.dynamodb_proxy.as_ref().map(|p| p.hits(f.kind));
+                h.hit.or_else(|| Some(now?.saturating_sub(h.opened_at?)))
+            })
+            .collect()
+    }
+
     /// Ends every fault now (resumes paused processes, starts a killed Redis
-    /// again, brings webhooks back).
+    /// again, clears DynamoDB latency and throttling, brings webhooks back).
     pub fn stop(&mut self) {
         if let Some(t) = self.task.take() {
             t.abort();
@@ -221,6 +310,10 @@ impl FaultDriver {
             for id in std::mem::take(&mut self.paused_containers) {
                 rt.spawn(async move { crate::backends::set_container_paused(&id, false).await });
             }
+        }
+        if let Some(proxy) = &self.dynamodb_proxy {
+            proxy.set_latency(Duration::ZERO);
+            proxy.set_throttle(0.0);
         }
         self.webhook_down.store(false, Ordering::SeqCst);
     }
@@ -255,6 +348,10 @@ pub struct FaultWindow {
     pub stale_reads: u64,
     /// Served by Stripe.
     pub origin: u64,
+    /// DynamoDB requests the fault delayed or throttled (`dynamodb_latency`,
+    /// `dynamodb_throttle`; `None` for other faults).
+    #[serde(default)]
+    pub injected: Option<u64>,
     /// Corrected p99 of the window's requests, ms.
     pub p99_ms: f64,
     /// Seconds after the fault's end until a whole second had no errors and a
@@ -262,8 +359,9 @@ pub struct FaultWindow {
     pub recovery_s: Option<f64>,
 }
 
-/// The fault windows of a run, from its per-second series.
-pub fn windows(faults: &[FaultSpec], metrics: &RunMetrics) -> Vec<FaultWindow> {
+/// The fault windows of a run, from its per-second series and what the
+/// DynamoDB proxy counted per fault ([`FaultDriver::injected`]; may be empty).
+pub fn windows(faults: &[FaultSpec], metrics: &RunMetrics, injected: &[Option<u64>]) -> Vec<FaultWindow> {
     let first_fault = faults.iter().map(|f| f.at.as_secs()).min().unwrap_or(u64::MAX);
     let mut before = Latency::default();
     for s in metrics.seconds.iter().filter(|s| s.second < first_fault) {
@@ -272,13 +370,15 @@ pub fn windows(faults: &[FaultSpec], metrics: &RunMetrics) -> Vec<FaultWindow> {
     let baseline_ms = before.quantile(0.99).as_secs_f64() * 1e3;
     faults
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             let (from, to) = (f.at.as_secs(), f.end().as_secs_f64().ceil() as u64);
             let mut w = FaultWindow {
                 kind: f.kind.name().to_owned(),
                 at_s: f.at.as_secs_f64(),
                 duration_s: f.duration.as_secs_f64(),
                 rate: f.share,
+                injected: injected.get(i).copied().flatten(),
                 ..FaultWindow::default()
             };
             let mut latency = Latency::default();

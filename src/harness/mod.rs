@@ -3,6 +3,7 @@
 //! returns what it measured.
 
 pub mod callers;
+pub mod dynamo_faults;
 pub mod faults;
 mod mutations;
 pub mod progress;
@@ -147,13 +148,28 @@ pub async fn run_policy(
     stop: watch::Receiver<bool>,
     partial: Option<watch::Sender<RunMetrics>>,
 ) -> Result<PolicyRun, HarnessError> {
-    faults::FaultDriver::check(&scenario.faults, targets)?;
+    let table = TableSpec { name: format!("tierbench-{run_id}-{index}"), ..TableSpec::default() };
+    let direct = DynamoOptions { table, ..endpoints.dynamo_options() };
+    // DynamoDB latency and throttling faults need the fault proxy between the
+    // callers and DynamoDB: for the whole run, so every window compares alike.
+    let mut targets = targets.clone();
+    let proxy = match &direct.endpoint_url {
+        Some(url) if scenario.faults.iter().any(|f| f.kind.is_dynamo_proxy()) => {
+            let p = dynamo_faults::DynamoFaultProxy::start(url, mix(scenario.seed, 23)).await?;
+            targets.dynamodb_proxy = Some(p.state());
+            Some(p)
+        }
+        _ => None,
+    };
+    faults::FaultDriver::check(&scenario.faults, &targets)?;
+    let dynamo = DynamoOptions {
+        endpoint_url: proxy.as_ref().map(|p| p.url()).or(direct.endpoint_url.clone()),
+        ..direct.clone()
+    };
     let policy = scenario.scaled_policy(index);
     let mock = MockStripe::spawn(mock_config(scenario)).await?;
-    let table = TableSpec { name: format!("tierbench-{run_id}-{index}"), ..TableSpec::default() };
-    let dynamo = DynamoOptions { table, ..endpoints.dynamo_options() };
     let redis = RedisOptions { key_prefix: format!("tb:{run_id}:{index}"), ..endpoints.redis_options() };
-    let owner = DynamoL2::connect(&dynamo).await?;
+    let owner = DynamoL2::connect(&direct).await?;
     RedisL1::connect(&redis).await?; // fail early, before any load
     let origin = StripeHttpOptions {
         base_url: mock.url(),
@@ -207,7 +223,7 @@ pub async fn run_policy(
     let progress = Arc::new(progress::Progress::default());
     let t0 = Instant::now();
     let mut fault_driver =
-        faults::FaultDriver::start(&scenario.faults, targets.clone(), t0, mock.handle(), hook.down_flag());
+        faults::FaultDriver::start(&scenario.faults, targets, t0, mock.handle(), hook.down_flag());
     let (samples, mut recorded) = mpsc::unbounded_channel::<Sample>();
     let recorder_progress = progress.clone();
     let recorder = tokio::spawn(async move {
@@ -331,7 +347,8 @@ pub async fn run_policy(
     let usage = usage_of(tally, &metrics, &chain, &webhooks, &stripe, &universe, scenario, wall);
     let _ = mock.stop().await;
     let _ = owner.client().delete_table().table_name(owner.table()).send().await;
-    let fault_windows = faults::windows(&scenario.faults, &metrics);
+    let fault_windows = faults::windows(&scenario.faults, &metrics, &fault_driver.injected());
+    drop(proxy);
     Ok(PolicyRun {
         name: scenario.policies[index].name.clone(),
         ttl: policy,

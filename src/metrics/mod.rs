@@ -54,8 +54,11 @@ pub struct Sample {
     pub stale_age: Option<Duration>,
 }
 
-/// Requests started more than this after their intended start count as late.
-pub const LATE_AFTER: Duration = Duration::from_millis(1);
+/// Requests started more than this after their intended start count as late:
+/// the harness could not keep the schedule (every caller busy). Tokio's timer
+/// wakes on whole milliseconds, so every start is up to 1-2 ms after its
+/// intended instant even when a caller is free: that is not lateness.
+pub const LATE_AFTER: Duration = Duration::from_millis(5);
 
 /// Counts of one run (or one second of it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -156,7 +156,7 @@ pub struct Summary {
     pub errors: u64,
     /// Requests scheduled but never sent.
     pub dropped: u64,
-    /// Requests sent later than 1 ms after their intended start.
+    /// Requests sent later than 5 ms after their intended start (`metrics::LATE_AFTER`): every caller was busy.
     pub late: u64,
     /// Estimated AWS cost per month at this run's rate (the scenario's pricing
     /// and deployment); `None` when the estimate failed.

@@ -19,6 +19,11 @@ pub enum FaultKind {
     RedisKill,
     /// DynamoDB Local stops answering (SIGSTOP; local backends).
     DynamoPause,
+    /// Every DynamoDB request is answered this much later (through the fault proxy).
+    DynamoSlow(Duration),
+    /// DynamoDB answers `ProvisionedThroughputExceededException` (through the
+    /// fault proxy; `share` of requests).
+    DynamoThrottle,
     /// Stripe answers 503 to everything.
     StripeOutage,
     /// Stripe answers 500 `api_error` to everything.
@@ -40,6 +45,8 @@ impl FaultKind {
             FaultKind::RedisPause => "redis_pause",
             FaultKind::RedisKill => "redis_kill",
             FaultKind::DynamoPause => "dynamodb_pause",
+            FaultKind::DynamoSlow(_) => "dynamodb_latency",
+            FaultKind::DynamoThrottle => "dynamodb_throttle",
             FaultKind::StripeOutage => "stripe_outage",
             FaultKind::StripeErrors => "stripe_errors",
             FaultKind::StripeSlow(_) => "stripe_latency",
@@ -61,14 +68,24 @@ impl FaultKind {
         )
     }
 
+    /// Whether the DynamoDB fault proxy injects it.
+    pub fn is_dynamo_proxy(&self) -> bool {
+        matches!(self, FaultKind::DynamoSlow(_) | FaultKind::DynamoThrottle)
+    }
+
+    /// Whether it takes `rate` (hits a fraction of requests).
+    pub fn takes_rate(&self) -> bool {
+        self.is_stripe() || *self == FaultKind::DynamoThrottle
+    }
+
     /// Whether it needs the backends' processes (local backends).
     pub fn needs_processes(&self) -> bool {
         matches!(self, FaultKind::RedisPause | FaultKind::RedisKill | FaultKind::DynamoPause)
     }
 }
 
-const KINDS: &str = "redis_pause, redis_kill, dynamodb_pause, stripe_outage, stripe_errors, stripe_latency, \
-                     stripe_429_storm, stripe_hang, webhook_outage";
+const KINDS: &str = "redis_pause, redis_kill, dynamodb_pause, dynamodb_latency, dynamodb_throttle, \
+                     stripe_outage, stripe_errors, stripe_latency, stripe_429_storm, stripe_hang, webhook_outage";
 
 /// One scheduled fault.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,8 +96,9 @@ pub struct FaultSpec {
     pub at: Duration,
     /// For how long (run time).
     pub duration: Duration,
-    /// The fraction of Stripe requests in the window it hits (`rate`; 1.0 by
-    /// default): 0.2 makes one request in five fail.
+    /// The fraction of Stripe (or, for `dynamodb_throttle`, DynamoDB) requests
+    /// in the window it hits (`rate`; 1.0 by default): 0.2 makes one request
+    /// in five fail.
     pub share: f64,
 }
 
@@ -121,12 +139,18 @@ pub(super) fn faults(
                 "dynamodb_pause" => FaultKind::DynamoPause,
                 "stripe_outage" => FaultKind::StripeOutage,
                 "stripe_errors" => FaultKind::StripeErrors,
-                "stripe_latency" => {
+                name @ ("stripe_latency" | "dynamodb_latency") => {
                     let latency = r.latency.as_deref().ok_or_else(|| {
-                        cx.err(&span, "fault.latency", "stripe_latency needs `latency` (e.g. \"2s\")")
+                        cx.err(&span, "fault.latency", format!("{name} needs `latency` (e.g. \"2s\")"))
                     })?;
-                    FaultKind::StripeSlow(cx.duration(&span, "fault.latency", latency)?)
+                    let latency = cx.duration(&span, "fault.latency", latency)?;
+                    if name == "stripe_latency" {
+                        FaultKind::StripeSlow(latency)
+                    } else {
+                        FaultKind::DynamoSlow(latency)
+                    }
                 }
+                "dynamodb_throttle" => FaultKind::DynamoThrottle,
                 "stripe_429_storm" => FaultKind::Stripe429Storm,
                 "stripe_hang" => FaultKind::StripeHang,
                 "webhook_outage" => FaultKind::WebhookOutage,
@@ -138,12 +162,20 @@ pub(super) fn faults(
                     ));
                 }
             };
-            if r.latency.is_some() && !matches!(kind, FaultKind::StripeSlow(_)) {
-                return Err(cx.err(&span, "fault.latency", "only stripe_latency takes `latency`"));
+            if r.latency.is_some() && !matches!(kind, FaultKind::StripeSlow(_) | FaultKind::DynamoSlow(_)) {
+                return Err(cx.err(
+                    &span,
+                    "fault.latency",
+                    "only stripe_latency and dynamodb_latency take `latency`",
+                ));
             }
             let share = r.rate.unwrap_or(1.0);
-            if r.rate.is_some() && !kind.is_stripe() {
-                return Err(cx.err(&span, "fault.rate", "only the stripe_* faults take `rate`"));
+            if r.rate.is_some() && !kind.takes_rate() {
+                return Err(cx.err(
+                    &span,
+                    "fault.rate",
+                    "only the stripe_* faults and dynamodb_throttle take `rate`",
+                ));
             }
             if !(share > 0.0 && share <= 1.0) {
                 return Err(cx.err(

@@ -214,7 +214,20 @@ fn faults_parse_in_start_order_and_bad_ones_name_the_key() {
     .unwrap();
     assert_eq!((partial.faults[0].kind, partial.faults[0].share), (FaultKind::StripeErrors, 0.2));
     assert_eq!(partial.faults[1].kind, FaultKind::RedisKill);
+    let dynamo = parse(
+        "duration = \"30s\"\n[[fault]]\nkind = \"dynamodb_throttle\"\nat = \"2s\"\nduration = \"5s\"\nrate = 0.5\n\
+         [[fault]]\nkind = \"dynamodb_latency\"\nat = \"10s\"\nduration = \"3s\"\nlatency = \"250ms\"\n",
+    )
+    .unwrap();
+    assert_eq!((dynamo.faults[0].kind, dynamo.faults[0].share), (FaultKind::DynamoThrottle, 0.5));
+    assert_eq!(dynamo.faults[1].kind, FaultKind::DynamoSlow(Duration::from_millis(250)));
     let cases = [
+        ("kind = \"dynamodb_latency\"\nat = \"1s\"\nduration = \"1s\"\n", "fault.latency"),
+        ("kind = \"dynamodb_pause\"\nat = \"1s\"\nduration = \"1s\"\nlatency = \"1s\"\n", "fault.latency"),
+        (
+            "kind = \"dynamodb_latency\"\nat = \"1s\"\nduration = \"1s\"\nlatency = \"1s\"\nrate = 0.5\n",
+            "fault.rate",
+        ),
         ("kind = \"meteor\"\nat = \"1s\"\nduration = \"1s\"\n", "fault.kind"),
         ("kind = \"stripe_outage\"\nat = \"25s\"\nduration = \"10s\"\n", "fault.at"),
         ("kind = \"stripe_latency\"\nat = \"1s\"\nduration = \"1s\"\n", "fault.latency"),

@@ -204,7 +204,8 @@ async fn a_redis_pause_shows_in_corrected_p99_and_not_in_uncorrected() {
     // from their intended start, well under 1 % when measured from the send.
     assert!(corrected >= Duration::from_millis(400), "corrected p99 {corrected:?}");
     assert!(uncorrected <= Duration::from_millis(200), "uncorrected p99 {uncorrected:?}");
-    assert!(run.metrics.counts.late >= 50, "{:?}", run.metrics.counts);
+    let c = &run.metrics.counts;
+    assert!(c.late >= 50 && c.late * 2 < c.requests, "late: the pause's, not the timer's: {c:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,13 +295,13 @@ fn a_running_policy_is_flushed_and_ctrl_c_keeps_what_was_measured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_are_reported_per_window_and_defences_hide_them() {
     let b = backends(BackendChoice::Local).await;
-    let text = "duration = \"12s\"\nseed = 5\n[workload]\ncustomers = 15\n\
-                arrival = { kind = \"constant\", rate_per_s = 40 }\n[callers]\nconcurrency = 16\n\
-                [stripe]\nlatency_scale = 0\nmode = \"live\"\n\
-                [[fault]]\nkind = \"stripe_outage\"\nat = \"3s\"\nduration = \"3s\"\n\
-                [[fault]]\nkind = \"redis_pause\"\nat = \"7s\"\nduration = \"2s\"\n\
-                [[policy]]\nname = \"sie\"\nl1_ttl = \"1s\"\nl2_ttl = \"2s\"\nstale_if_error = \"1h\"\n";
-    let scenario = Scenario::parse(Path::new("faults.toml"), text).unwrap();
+    let scenario = fault_scenario(
+        "faults.toml",
+        "duration = \"12s\"\nseed = 5\n",
+        "[[fault]]\nkind = \"stripe_outage\"\nat = \"3s\"\nduration = \"3s\"\n\
+         [[fault]]\nkind = \"redis_pause\"\nat = \"7s\"\nduration = \"2s\"\n\
+         [[policy]]\nname = \"sie\"\nl1_ttl = \"1s\"\nl2_ttl = \"2s\"\nstale_if_error = \"1h\"\n",
+    );
     let targets = FaultTargets::from_pids(&b.process_ids());
     assert!(targets.redis_pid.is_some() && targets.dynamodb_pid.is_some(), "{targets:?}");
     let (_stop_tx, stop) = watch::channel(false);
@@ -327,12 +328,12 @@ async fn injected_faults_are_reported_per_window_and_defences_hide_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_kill_costs_callers_nothing_and_l1_returns_within_2_s_of_the_restart() {
     let b = backends(BackendChoice::Local).await;
-    let text = "duration = \"12s\"\nseed = 9\n[workload]\ncustomers = 15\n\
-                arrival = { kind = \"constant\", rate_per_s = 40 }\n[callers]\nconcurrency = 16\n\
-                [stripe]\nlatency_scale = 0\nmode = \"live\"\n\
-                [[fault]]\nkind = \"redis_kill\"\nat = \"4s\"\nduration = \"3s\"\n\
-                [[policy]]\nname = \"long\"\nl1_ttl = \"1h\"\nl2_ttl = \"1h\"\n";
-    let scenario = Scenario::parse(Path::new("kill.toml"), text).unwrap();
+    let scenario = fault_scenario(
+        "kill.toml",
+        "duration = \"12s\"\nseed = 9\n",
+        "[[fault]]\nkind = \"redis_kill\"\nat = \"4s\"\nduration = \"3s\"\n\
+         [[policy]]\nname = \"long\"\nl1_ttl = \"1h\"\nl2_ttl = \"1h\"\n",
+    );
     let targets = FaultTargets::of(&b);
     let before = targets.redis.as_ref().expect("local backends have a Redis process").pid();
     let (_stop_tx, stop) = watch::channel(false);
@@ -373,13 +374,14 @@ async fn a_redis_kill_costs_callers_nothing_and_l1_returns_within_2_s_of_the_res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_30_s_stripe_outage_costs_no_errors_for_keys_cached_before_it_under_stale_if_error() {
     let b = backends(BackendChoice::Local).await;
-    let text = "duration = \"38s\"\nseed = 11\n[workload]\ncustomers = 12\n\
-                popularity = { kind = \"uniform\" }\n\
-                arrival = { kind = \"constant\", rate_per_s = 30 }\n[callers]\nconcurrency = 16\n\
-                [stripe]\nlatency_scale = 0\nmode = \"live\"\n\
-                [[fault]]\nkind = \"stripe_outage\"\nat = \"4s\"\nduration = \"30s\"\n\
-                [[policy]]\nname = \"sie\"\nl1_ttl = \"1s\"\nl2_ttl = \"2s\"\nstale_if_error = \"1h\"\n";
-    let scenario = Scenario::parse(Path::new("outage30.toml"), text).unwrap();
+    let scenario = fault_scenario_with(
+        "outage30.toml",
+        "duration = \"38s\"\nseed = 11\n",
+        "customers = 12\npopularity = { kind = \"uniform\" }\n\
+         arrival = { kind = \"constant\", rate_per_s = 30 }\n",
+        "[[fault]]\nkind = \"stripe_outage\"\nat = \"4s\"\nduration = \"30s\"\n\
+         [[policy]]\nname = \"sie\"\nl1_ttl = \"1s\"\nl2_ttl = \"2s\"\nstale_if_error = \"1h\"\n",
+    );
     let (_stop_tx, stop) = watch::channel(false);
     let run =
         run_policy(&scenario, 0, &b.endpoints, "outage30", &FaultTargets::of(&b), stop, None).await.unwrap();
@@ -404,12 +406,13 @@ async fn a_30_s_stripe_outage_costs_no_errors_for_keys_cached_before_it_under_st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_container_pause_costs_callers_nothing() {
     let b = backends(BackendChoice::Containers).await;
-    let text = "duration = \"9s\"\nseed = 13\n[workload]\ncustomers = 15\n\
-                arrival = { kind = \"constant\", rate_per_s = 30 }\n[callers]\nconcurrency = 16\n\
-                [stripe]\nlatency_scale = 0\nmode = \"live\"\n\
-                [[fault]]\nkind = \"redis_pause\"\nat = \"3s\"\nduration = \"2s\"\n\
-                [[policy]]\nname = \"long\"\nl1_ttl = \"1h\"\nl2_ttl = \"1h\"\n";
-    let scenario = Scenario::parse(Path::new("container-pause.toml"), text).unwrap();
+    let scenario = fault_scenario_with(
+        "container-pause.toml",
+        "duration = \"9s\"\nseed = 13\n",
+        "customers = 15\narrival = { kind = \"constant\", rate_per_s = 30 }\n",
+        "[[fault]]\nkind = \"redis_pause\"\nat = \"3s\"\nduration = \"2s\"\n\
+         [[policy]]\nname = \"long\"\nl1_ttl = \"1h\"\nl2_ttl = \"1h\"\n",
+    );
     let targets = FaultTargets::of(&b);
     assert!(targets.redis_container.is_some() && targets.redis_pid.is_none(), "{targets:?}");
     let (_stop_tx, stop) = watch::channel(false);
@@ -423,4 +426,71 @@ async fn a_redis_container_pause_costs_callers_nothing() {
     assert_eq!(pause.errors, 0, "DynamoDB served while Redis was frozen: {pause:?}");
     assert!(pause.p99_ms >= 500.0, "reads waited out the L1 timeout: {pause:?}");
     assert!(run.chain.l1_errors > 0, "{:?}", run.chain);
+}
+
+/// DynamoDB throttled (every request answered 400
+/// `ProvisionedThroughputExceededException` by the fault proxy, retried by the
+/// real SDK) and then slowed by 300 ms: L1 misses fall through to Stripe while
+/// DynamoDB throttles, wait while it is slow, and no error reaches a caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_throttling_and_latency_cost_callers_nothing() {
+    let b = backends(BackendChoice::Local).await;
+    let scenario = fault_scenario(
+        "dynamodb.toml",
+        "duration = \"14s\"\nseed = 17\n",
+        "[[fault]]\nkind = \"dynamodb_throttle\"\nat = \"4s\"\nduration = \"3s\"\n\
+         [[fault]]\nkind = \"dynamodb_latency\"\nat = \"9s\"\nduration = \"3s\"\nlatency = \"300ms\"\n\
+         [[policy]]\nname = \"short-l1\"\nl1_ttl = \"1s\"\nl2_ttl = \"1h\"\n",
+    );
+    let targets = FaultTargets::of(&b);
+    let (_stop_tx, stop) = watch::channel(false);
+    let run = run_policy(&scenario, 0, &b.endpoints, "dynamodb", &targets, stop, None).await.unwrap();
+    b.stop().await.unwrap();
+    let [throttle, slow] = run.faults.as_slice() else { panic!("two windows: {:?}", run.faults) };
+    eprintln!("dynamodb windows: {throttle:?}\n{slow:?}\nchain {:?}", run.chain);
+    assert_eq!((throttle.kind.as_str(), slow.kind.as_str()), ("dynamodb_throttle", "dynamodb_latency"));
+    assert_eq!(run.metrics.counts.errors, 0, "no error reached a caller: {:?}", run.metrics.counts);
+    let seconds =
+        |from: u64, to: u64| run.metrics.seconds.iter().filter(move |s| s.second >= from && s.second < to);
+    let sum = |from, to, f: fn(&tierbench::metrics::Counts) -> u64| {
+        seconds(from, to).map(|s| f(&s.counts)).sum::<u64>()
+    };
+    // Throttled: DynamoDB refused (the SDK retried, then gave up), reads went to Stripe.
+    assert!(throttle.injected.is_some_and(|n| n >= 20), "the proxy throttled: {throttle:?}");
+    assert!(run.chain.l2_errors > 0, "the chain saw DynamoDB fail: {:?}", run.chain);
+    for s in seconds(0, 14) {
+        eprintln!("second {}: {:?}", s.second, s.counts);
+    }
+    // Each throttled read waits out the SDK's backoff (about a second), so
+    // callers fall behind and some reads meant for the window run after it.
+    let (l2, origin) = (sum(4, 7, |c| c.l2), sum(4, 7, |c| c.origin));
+    assert!(origin >= 10 && origin > 2 * l2, "L1 misses went to Stripe: {throttle:?}, {l2} from DynamoDB");
+    // Back: DynamoDB serves again before the latency fault.
+    assert!(sum(7, 9, |c| c.l2) > 0, "DynamoDB serves after the throttling");
+    // Slow: L1 misses wait the added latency; nothing fails.
+    assert!(slow.injected.is_some_and(|n| n >= 10), "the proxy delayed: {slow:?}");
+    assert!(slow.p99_ms >= 300.0, "L1 misses waited the added latency: {slow:?}");
+    assert!(sum(9, 12, |c| c.l2) > 0, "DynamoDB still served, slowly");
+    assert!(slow.recovery_s.is_some_and(|r| r <= 2.0), "back within 2 s: {slow:?}");
+}
+
+/// A fault test's scenario: 15 customers read at 40/s by 16 callers, Stripe
+/// in live mode without latency; `head` sets duration and seed, `rest` holds
+/// the faults and the policy.
+fn fault_scenario(file: &str, head: &str, rest: &str) -> Scenario {
+    fault_scenario_with(
+        file,
+        head,
+        "customers = 15\narrival = { kind = \"constant\", rate_per_s = 40 }\n",
+        rest,
+    )
+}
+
+/// [`fault_scenario`] with its own `[workload]` body.
+fn fault_scenario_with(file: &str, head: &str, workload: &str, rest: &str) -> Scenario {
+    let text = format!(
+        "{head}[workload]\n{workload}[callers]\nconcurrency = 16\n\
+         [stripe]\nlatency_scale = 0\nmode = \"live\"\n{rest}"
+    );
+    Scenario::parse(Path::new(file), &text).unwrap()
 }
