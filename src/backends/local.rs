@@ -1,6 +1,6 @@
 //! Local processes: `redis-server` and DynamoDB Local's jar on free loopback ports.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -40,12 +40,12 @@ impl Running {
 
     /// The ids of the processes.
     pub(super) fn pids(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = self.children.iter().filter_map(|(_, c)| c.id()).collect();
-        if let Some(r) = &self.redis {
-            // After a restart the serving Redis is not the first child.
-            pids[0] = r.pid();
-        }
-        pids
+        let serving = |(what, child): &(&'static str, Child)| match &self.redis {
+            // After a restart the serving Redis is not the child started first.
+            Some(r) if *what == REDIS => Some(r.pid()),
+            _ => child.id(),
+        };
+        self.children.iter().filter_map(serving).collect()
     }
 
     /// Leaves the processes running; returns their pids.
@@ -169,13 +169,21 @@ fn free_ports() -> Result<(u16, u16), BackendError> {
     Ok((a.local_addr().map_err(err)?.port(), b.local_addr().map_err(err)?.port()))
 }
 
-fn spawn(
+/// The name of the Redis child (and of its log).
+const REDIS: &str = "redis-server";
+
+/// Starts `cmd` in `log_dir`, its output to `{what}.log` there (appended to
+/// when `append`, else a new file), dying with tierbench when `lifetime` is
+/// scoped.
+pub(super) fn spawn(
     what: &'static str,
     mut cmd: Command,
     log_dir: &Path,
     lifetime: Lifetime,
+    append: bool,
 ) -> Result<Child, BackendError> {
-    let log = File::create(log_dir.join(format!("{what}.log")));
+    let path = log_dir.join(format!("{what}.log"));
+    let log = OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(path);
     let log =
         log.map_err(|e| BackendError::Missing { what: "a writable log directory", hint: e.to_string() })?;
     let log2 =
@@ -246,13 +254,13 @@ pub(super) async fn start(config: &BackendConfig, lifetime: Lifetime) -> Result<
 
     let mut running =
         Running { children: Vec::new(), log_dir, remove_logs: lifetime == Lifetime::Scoped, redis: None };
-    let spawned = spawn("redis-server", redis, &running.log_dir, lifetime)
+    let spawned = spawn(REDIS, redis, &running.log_dir, lifetime, false)
         .map(|c| {
             let pid = c.id().unwrap_or_default();
             running.redis = Some(RedisProcess::new(redis_bin, redis_args, running.log_dir.clone(), pid));
             running.children.push(("redis-server", c));
         })
-        .and_then(|()| spawn("dynamodb-local", ddb, &running.log_dir, lifetime))
+        .and_then(|()| spawn("dynamodb-local", ddb, &running.log_dir, lifetime, false))
         .map(|c| running.children.push(("dynamodb-local", c)));
     let endpoints = Endpoints {
         redis_url: format!("redis://127.0.0.1:{redis_port}"),

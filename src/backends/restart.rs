@@ -2,14 +2,12 @@
 //! again on the same port, as a crashed or redeployed ElastiCache node comes
 //! back empty.
 
-use std::fs::OpenOptions;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::process::{Child, Command};
 
-use super::BackendError;
+use super::{BackendError, Lifetime};
 
 /// Handle on the local Redis process; clones share it.
 #[derive(Clone, Debug)]
@@ -70,28 +68,10 @@ impl RedisProcess {
         if let Some(mut old) = inner.respawned.take() {
             let _ = old.start_kill();
         }
-        let exited = |e: std::io::Error| BackendError::Exited {
-            what: "redis-server (restart)",
-            status: e.to_string(),
-            log_tail: String::new(),
-        };
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(inner.log_dir.join("redis-server-restarts.log"))
-            .map_err(exited)?;
         let mut cmd = Command::new(&inner.program);
-        cmd.args(&inner.args).stdin(Stdio::null()).stdout(log.try_clone().map_err(exited)?).stderr(log);
-        cmd.current_dir(&inner.log_dir).kill_on_drop(true);
-        // SAFETY: prctl is async-signal-safe; it only sets the child's
-        // parent-death signal.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().map_err(exited)?;
+        cmd.args(&inner.args);
+        let child =
+            super::local::spawn("redis-server-restarts", cmd, &inner.log_dir, Lifetime::Scoped, true)?;
         inner.pid = child.id().unwrap_or_default();
         inner.killed = false;
         inner.respawned = Some(child);

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
-use tracing::warn;
+use tracing::debug;
 
 pub use self::defences::{Defences, Freshness, LeaseConfig};
 pub use self::entry::{CacheEntry, checksum, stored_data};
@@ -348,7 +348,9 @@ where
             Ok(l) => l,
             Err(e) => {
                 ChainStats::bump(&self.stats.l1_errors);
-                warn!(?key, error = %e, "L1 read failed; falling through");
+                // Counted (`l1_errors`) and reported per fault window; one
+                // line per failed read would drown the terminal in an outage.
+                debug!(?key, error = %e, "L1 read failed; falling through");
                 return None;
             }
         };
@@ -374,7 +376,7 @@ where
             Ok(l) => l,
             Err(e) => {
                 ChainStats::bump(&self.stats.l2_errors);
-                warn!(pk = %key.pk(), sk = %key.sk(), error = %e, "L2 read failed; falling through");
+                debug!(pk = %key.pk(), sk = %key.sk(), error = %e, "L2 read failed; falling through");
                 return Err(SameVersion::KeepIfIntact);
             }
         };

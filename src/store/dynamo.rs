@@ -10,7 +10,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
@@ -106,11 +106,19 @@ impl fmt::Debug for DynamoL2 {
     }
 }
 
+/// A failed call: DynamoDB's error code and message when it answered with an
+/// error (one short line, as the AWS console shows it), else the whole chain
+/// of causes (timeouts, connection failures).
 pub(super) fn dynamo_err<E>(operation: &'static str, e: E) -> StoreError
 where
-    E: std::error::Error,
+    E: std::error::Error + ProvideErrorMetadata,
 {
-    StoreError::Dynamo { operation, message: DisplayErrorContext(&e).to_string() }
+    let message = match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(&e).to_string(),
+    };
+    StoreError::Dynamo { operation, message }
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {

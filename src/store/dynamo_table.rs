@@ -59,7 +59,7 @@ impl Default for TableSpec {
 }
 
 fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    r.map_err(|e| dynamo_err("CreateTable", e))
+    r.map_err(|e| StoreError::Dynamo { operation: "CreateTable", message: e.to_string() })
 }
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
@@ -173,7 +173,7 @@ async fn ensure_ttl(client: &Client, name: &str) -> Result<(), StoreError> {
     client
         .update_time_to_live()
         .table_name(name)
-        .time_to_live_specification(spec.map_err(|e| dynamo_err("UpdateTimeToLive", e))?)
+        .time_to_live_specification(built(spec)?)
         .send()
         .await
         .map_err(|e| dynamo_err("UpdateTimeToLive", e))?;
