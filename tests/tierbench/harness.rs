@@ -474,6 +474,84 @@ async fn dynamodb_throttling_and_latency_cost_callers_nothing() {
     assert!(slow.recovery_s.is_some_and(|r| r <= 2.0), "back within 2 s: {slow:?}");
 }
 
+/// Stripe failing half its requests, 300 ms slower, answering only 429s, then
+/// hanging, each for 2 s: every window is reported with what the mock
+/// injected, stale-if-error answers through the failures (expired entries
+/// served, few errors), and the slow window shows in p99.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_errors_latency_429s_and_hangs_are_reported_and_stale_if_error_hides_them() {
+    let b = backends(BackendChoice::Local).await;
+    let scenario = fault_scenario(
+        "stripe-faults.toml",
+        "duration = \"16s\"\nseed = 31\n",
+        "[[fault]]\nkind = \"stripe_errors\"\nat = \"3s\"\nduration = \"2s\"\nrate = 0.5\n\
+         [[fault]]\nkind = \"stripe_latency\"\nat = \"6s\"\nduration = \"2s\"\nlatency = \"300ms\"\n\
+         [[fault]]\nkind = \"stripe_429_storm\"\nat = \"9s\"\nduration = \"2s\"\n\
+         [[fault]]\nkind = \"stripe_hang\"\nat = \"12s\"\nduration = \"2s\"\n\
+         [[policy]]\nname = \"sie\"\nl1_ttl = \"1s\"\nl2_ttl = \"2s\"\nstale_if_error = \"1h\"\n\
+         [policy.etiquette]\nattempt_timeout = \"1s\"\ndeadline = \"2s\"\n",
+    );
+    let (_stop_tx, stop) = watch::channel(false);
+    let run = run_policy(&scenario, 0, &b.endpoints, "stripe-faults", &FaultTargets::of(&b), stop, None)
+        .await
+        .unwrap();
+    b.stop().await.unwrap();
+    let [errors, slow, storm, hang] = run.faults.as_slice() else { panic!("four windows: {:?}", run.faults) };
+    for w in &run.faults {
+        eprintln!("{w:?}");
+    }
+    let kinds: Vec<&str> = run.faults.iter().map(|w| w.kind.as_str()).collect();
+    assert_eq!(kinds, ["stripe_errors", "stripe_latency", "stripe_429_storm", "stripe_hang"]);
+    assert_eq!(errors.rate, 0.5);
+    let f = &run.stripe.faults;
+    assert!(f.status > 0 && f.slow > 0 && f.hang > 0, "the mock injected each: {:?}", run.stripe);
+    for w in [errors, storm, hang] {
+        // Stale-if-error answers; a tier read timing out on a loaded machine
+        // may leave nothing stale at hand: a few, not the window.
+        assert!(w.errors * 10 <= w.requests, "stale-if-error hid it: {w:?}");
+    }
+    assert!(storm.stale_served > 0 && hang.stale_served > 0, "{storm:?} {hang:?}");
+    assert!(slow.p99_ms >= 300.0, "Stripe calls waited the added latency: {slow:?}");
+    assert!(hang.p99_ms >= 900.0, "hung calls waited out the 1 s attempt timeout: {hang:?}");
+}
+
+/// DynamoDB Local paused (SIGSTOP) while L1 holds every key: hits carry on,
+/// no caller sees an error. Then the webhook endpoint is down for 3 s:
+/// deliveries are refused and the mock redelivers them after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamodb_pause_and_a_webhook_outage_cost_callers_nothing() {
+    let b = backends(BackendChoice::Local).await;
+    let scenario = fault_scenario(
+        "ddb-pause.toml",
+        "duration = \"14s\"\nseed = 37\n[mutations]\nrate_per_s = 4\n",
+        "[[fault]]\nkind = \"dynamodb_pause\"\nat = \"3s\"\nduration = \"2s\"\n\
+         [[fault]]\nkind = \"webhook_outage\"\nat = \"6s\"\nduration = \"3s\"\n\
+         [[policy]]\nname = \"long\"\nl1_ttl = \"1h\"\nl2_ttl = \"1h\"\n",
+    );
+    let targets = FaultTargets::of(&b);
+    assert!(targets.dynamodb_pid.is_some(), "{targets:?}");
+    let (_stop_tx, stop) = watch::channel(false);
+    let run = run_policy(&scenario, 0, &b.endpoints, "ddb-pause", &targets, stop, None).await.unwrap();
+    // Running again: DynamoDB Local answers.
+    let ddb = b.endpoints.dynamodb_endpoint.clone();
+    let probe = tierbench::backends::probe::dynamodb_once(
+        ddb.as_deref(),
+        &b.endpoints.region,
+        Duration::from_secs(5),
+    )
+    .await;
+    b.stop().await.unwrap();
+    probe.expect("DynamoDB Local runs again after the window");
+    let [pause, outage] = run.faults.as_slice() else { panic!("two windows: {:?}", run.faults) };
+    eprintln!("{pause:?}\n{outage:?}\n{:?}", run.webhooks);
+    assert_eq!((pause.kind.as_str(), outage.kind.as_str()), ("dynamodb_pause", "webhook_outage"));
+    assert_eq!(pause.errors, 0, "L1 served while DynamoDB was paused: {pause:?}");
+    assert!(pause.requests >= 60, "{pause:?}");
+    assert!(run.webhooks.refused_down > 0, "deliveries were refused while down: {:?}", run.webhooks);
+    assert!(run.webhooks.applied > 0, "and applied before or after: {:?}", run.webhooks);
+    assert!(run.stripe.webhooks.retries > 0, "the mock redelivered: {:?}", run.stripe.webhooks);
+}
+
 /// A fault test's scenario: 15 customers read at 40/s by 16 callers, Stripe
 /// in live mode without latency; `head` sets duration and seed, `rest` holds
 /// the faults and the policy.
