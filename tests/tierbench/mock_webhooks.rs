@@ -14,7 +14,7 @@ use tierbench::mock::{MockConfig, WebhookEndpointConfig, Window};
 use tierbench::stripe::webhook::{DEFAULT_TOLERANCE, verify};
 use tierbench::stripe::{CacheKey, ObjectKind};
 
-use crate::mock_support::{config, start};
+use crate::mock_support::{Mock, config, start};
 
 /// One delivery as the endpoint saw it.
 #[derive(Clone, Debug)]
@@ -76,6 +76,16 @@ impl Endpoint {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The mock's webhook counters once it counts `n` deliveries (or after 5 s):
+/// the endpoint records a delivery before the mock has read its answer.
+async fn counted_delivered(mock: &Mock, n: u64) -> tierbench::mock::Webhooks {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mock.handle().counters().webhooks.delivered < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    mock.handle().counters().webhooks
 }
 
 fn now_s() -> u64 {
@@ -227,7 +237,7 @@ async fn mock_failed_deliveries_are_retried_with_backoff_or_abandoned() {
         got.iter().all(|d| d.at.duration_since(t0) >= Duration::from_millis(190)),
         "retries wait the backoff"
     );
-    let w = mock.handle().counters().webhooks;
+    let w = counted_delivered(&mock, 5).await;
     assert_eq!((w.delivered, w.attempts_failed, w.retries, w.abandoned), (5, 5, 5, 0));
     mock.stop().await;
     // Injected failures on every attempt: given up after the last retry.
@@ -264,7 +274,7 @@ async fn mock_endpoint_down_windows_hold_deliveries_until_they_end() {
         .unwrap();
     let got = endpoint.wait_for_events(1).await;
     assert!(got[0].at >= window_ends, "delivered inside the down window");
-    let w = mock.handle().counters().webhooks;
+    let w = counted_delivered(&mock, 1).await;
     assert!(w.attempts_failed >= 1 && w.delivered == 1, "{w:?}");
     mock.stop().await;
 }
