@@ -12,7 +12,9 @@ use crate::cost::{CacheDeployment, Pricing};
 use crate::harness::faults::FaultTargets;
 use crate::harness::run_policy;
 use crate::metrics::RunMetrics;
-use crate::report::{PolicyResult, RunResult, SCHEMA_VERSION, result_dir, terminal_table, write_all};
+use crate::report::{
+    PolicyResult, RunResult, SCHEMA_VERSION, fault_table, result_dir, terminal_table, write_all,
+};
 use crate::scenario::Scenario;
 
 fn run_id(now: crate::clock::Timestamp) -> String {
@@ -142,6 +144,9 @@ pub(super) async fn run(args: ScenarioArgs, sweep: bool) -> anyhow::Result<ExitC
     outcome?;
     stopped?;
     print!("{}", terminal_table(&result));
+    if let Some(faults) = fault_table(&result) {
+        print!("\n{faults}");
+    }
     println!("results: {}", dir.display());
     Ok(if interrupted { ExitCode::from(EXIT_INTERRUPTED) } else { ExitCode::SUCCESS })
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{RunResult, terminal_table};
+use super::{RunResult, fault_table, terminal_table};
 
 /// `root/<scenario>/<run-id>`.
 pub fn result_dir(root: &Path, scenario: &str, run_id: &str) -> PathBuf {
@@ -71,6 +71,10 @@ fn summary_md(result: &RunResult) -> String {
     );
     out.push_str("```\n");
     out.push_str(&terminal_table(result));
+    if let Some(faults) = fault_table(result) {
+        out.push('\n');
+        out.push_str(&faults);
+    }
     out.push_str("```\n\nLatency is corrected for coordinated omission (measured from each request's intended start); \
         `p99 sent` is measured from the actual send. Stale reads are served versions older than the mock's truth at serve time.\n");
     out

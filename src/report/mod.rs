@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use self::files::{result_dir, write_all, write_atomic};
 pub(crate) use self::schema::enum_keyed_map;
 pub use self::schema::{RESULT_SCHEMA_PATH, result_schema, result_schema_text};
-pub use self::table::{frontier, terminal_table};
+pub use self::table::{fault_table, frontier, terminal_table};
 use crate::backends::BackendKind;
 use crate::chain::{ChainCounters, Tier, TtlPolicy};
 use crate::cost::{CostBreakdown, CostOptions, Pricing, Usage, estimate};

@@ -199,6 +199,21 @@ mod tests {
     }
 
     #[test]
+    fn fault_windows_get_a_table_of_their_own() {
+        let mut r = run_result();
+        let table = crate::report::fault_table(&r).expect("the fixture has a fault window");
+        let row = table.lines().find(|l| l.starts_with("seed ")).expect("a row for the seed policy");
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        // policy, fault, at, for, rate, requests, errors, stale, served, Stripe, p99, recover, injected
+        assert_eq!(cells[..7], ["seed", "stripe_outage", "1.0", "1.0", "0.00", "20", "2"], "{table}");
+        assert_eq!(cells[11..], ["0", "-"], "{table}");
+        for p in &mut r.policies {
+            p.faults.clear();
+        }
+        assert!(crate::report::fault_table(&r).is_none(), "no table without faults");
+    }
+
+    #[test]
     fn real_results_validate_against_the_committed_schema() {
         let schema = committed_schema();
         jsonschema::meta::validate(&schema).expect("the schema is valid draft 2020-12");

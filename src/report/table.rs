@@ -82,6 +82,60 @@ pub fn terminal_table(result: &RunResult) -> String {
     out
 }
 
+/// One row per injected fault window of each policy (none when the scenario
+/// has no `[[fault]]`): what callers felt and how long recovery took.
+pub fn fault_table(result: &RunResult) -> Option<String> {
+    if result.policies.iter().all(|p| p.faults.is_empty()) {
+        return None;
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:<18} {:>7} {:>6} {:>5} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8}",
+        "policy",
+        "fault",
+        "at s",
+        "for s",
+        "rate",
+        "requests",
+        "errors",
+        "stale",
+        "served",
+        "Stripe",
+        "p99 ms",
+        "recover s",
+        "injected"
+    );
+    for p in &result.policies {
+        for w in &p.faults {
+            let _ = writeln!(
+                out,
+                "{:<16} {:<18} {:>7.1} {:>6.1} {:>5.2} {:>8} {:>6} {:>6} {:>6} {:>6} {:>9.1} {:>9} {:>8}",
+                p.name,
+                w.kind,
+                w.at_s,
+                w.duration_s,
+                w.rate,
+                w.requests,
+                w.errors,
+                w.stale_reads,
+                w.stale_served,
+                w.origin,
+                w.p99_ms,
+                w.recovery_s.map_or("never".to_owned(), |r| format!("{r:.0}")),
+                w.injected.map_or("-".to_owned(), |n| n.to_string()),
+            );
+        }
+    }
+    out.push_str(
+        "per fault window (requests by intended start): stale = stale reads, served = answered past expiry by a \
+         stale window, Stripe = served by Stripe, recover s = whole seconds after the window until a second with \
+         no errors and p99 within twice the pre-fault p99, injected = DynamoDB requests the fault proxy delayed or \
+         throttled\n",
+    );
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::frontier;
