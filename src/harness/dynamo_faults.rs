@@ -60,6 +60,16 @@ impl DynamoFaultState {
         }
     }
 
+    /// The latency added now.
+    pub fn latency(&self) -> Duration {
+        Duration::from_micros(self.added_latency_us.load(Ordering::SeqCst))
+    }
+
+    /// The share of requests throttled now.
+    pub fn throttle_share(&self) -> f64 {
+        self.throttle_ppb.load(Ordering::SeqCst) as f64 / 1e9
+    }
+
     /// Requests answered as throttled so far.
     pub fn throttled(&self) -> u64 {
         self.throttled.load(Ordering::Relaxed)

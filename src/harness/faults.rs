@@ -85,14 +85,21 @@ impl FaultTargets {
         }
     }
 
-    /// Sets the proxy's switches for `kind` on (`starting`) or off.
-    fn set_proxy(&self, f: &FaultSpec, starting: bool) {
+    /// Sets the proxy's switches to what the `active` proxy faults add up to:
+    /// the largest latency and the largest throttled share among them (so
+    /// overlapping windows end one at a time).
+    fn set_proxy(&self, active: &[(usize, FaultSpec)]) {
         let Some(proxy) = &self.dynamodb_proxy else { return };
-        match f.kind {
-            FaultKind::DynamoSlow(d) => proxy.set_latency(if starting { d } else { Duration::ZERO }),
-            FaultKind::DynamoThrottle => proxy.set_throttle(if starting { f.share } else { 0.0 }),
-            _ => {}
+        let (mut latency, mut share) = (Duration::ZERO, 0.0_f64);
+        for (_, f) in active {
+            match f.kind {
+                FaultKind::DynamoSlow(d) => latency = latency.max(d),
+                FaultKind::DynamoThrottle => share = share.max(f.share),
+                _ => {}
+            }
         }
+        proxy.set_latency(latency);
+        proxy.set_throttle(share);
     }
 }
 
@@ -230,6 +237,7 @@ impl FaultDriver {
             let mut edges: Vec<(Duration, usize, FaultSpec, bool)> =
                 timed.iter().flat_map(|&(i, f)| [(f.at, i, f, true), (f.end(), i, f, false)]).collect();
             edges.sort_by_key(|e| e.0);
+            let mut proxy_active: Vec<(usize, FaultSpec)> = Vec::new();
             for (at, i, f, starting) in edges {
                 tokio::time::sleep_until(t0 + at).await;
                 if f.kind == FaultKind::RedisKill {
@@ -239,7 +247,12 @@ impl FaultDriver {
                 if let Some(proxy) = targets.dynamodb_proxy.as_ref().filter(|_| f.kind.is_dynamo_proxy()) {
                     let mut hits = task_hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     hits[i].edge(proxy.hits(f.kind), starting);
-                    targets.set_proxy(&f, starting);
+                    if starting {
+                        proxy_active.push((i, f));
+                    } else {
+                        proxy_active.retain(|(j, _)| *j != i);
+                    }
+                    targets.set_proxy(&proxy_active);
                     continue;
                 }
                 match (targets.pid(f.kind), targets.container(f.kind), starting) {
@@ -404,4 +417,28 @@ pub fn windows(faults: &[FaultSpec], metrics: &RunMetrics, injected: &[Option<u6
             w
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(kind: FaultKind, share: f64) -> FaultSpec {
+        FaultSpec { kind, at: Duration::ZERO, duration: Duration::from_secs(1), share }
+    }
+
+    #[test]
+    fn overlapping_dynamodb_faults_end_one_at_a_time() {
+        let state = Arc::new(DynamoFaultState::default());
+        let targets = FaultTargets { dynamodb_proxy: Some(state.clone()), ..FaultTargets::default() };
+        let slow = |ms| fault(FaultKind::DynamoSlow(Duration::from_millis(ms)), 1.0);
+        let throttle = |share| fault(FaultKind::DynamoThrottle, share);
+        targets.set_proxy(&[(0, slow(100)), (1, slow(300)), (2, throttle(0.25)), (3, throttle(0.5))]);
+        assert_eq!((state.latency(), state.throttle_share()), (Duration::from_millis(300), 0.5));
+        // The longer latency and the larger share end first: the others hold.
+        targets.set_proxy(&[(0, slow(100)), (2, throttle(0.25))]);
+        assert_eq!((state.latency(), state.throttle_share()), (Duration::from_millis(100), 0.25));
+        targets.set_proxy(&[]);
+        assert_eq!((state.latency(), state.throttle_share()), (Duration::ZERO, 0.0));
+    }
 }
