@@ -58,8 +58,18 @@ impl Default for TableSpec {
     }
 }
 
+/// A request part the SDK's builder refused (a missing required field), as
+/// a failure of `operation`.
+fn built_for<T>(
+    operation: &'static str,
+    r: Result<T, aws_sdk_dynamodb::error::BuildError>,
+) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Dynamo { operation, message: e.to_string() })
+}
+
+/// A part of the CreateTable request.
 fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Dynamo { operation: "CreateTable", message: e.to_string() })
+    built_for("CreateTable", r)
 }
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
@@ -173,7 +183,7 @@ async fn ensure_ttl(client: &Client, name: &str) -> Result<(), StoreError> {
     client
         .update_time_to_live()
         .table_name(name)
-        .time_to_live_specification(built(spec)?)
+        .time_to_live_specification(built_for("UpdateTimeToLive", spec)?)
         .send()
         .await
         .map_err(|e| dynamo_err("UpdateTimeToLive", e))?;
