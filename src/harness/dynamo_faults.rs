@@ -236,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn a_throttled_answer_is_what_the_sdk_retries() {
+    fn a_throttled_answer_has_dynamodb_s_status_and_error_type() {
         let r = throttled();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let body: serde_json::Value = serde_json::from_str(THROTTLED_BODY).unwrap();
