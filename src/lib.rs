@@ -36,6 +36,7 @@ pub mod origin;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod sim;
 pub mod store;
 pub mod stripe;
 pub mod workload;

@@ -87,9 +87,12 @@ pub enum BackendError {
         /// Why local processes failed.
         local: String,
     },
-    /// The simulator backend is requested but not built yet.
-    #[error("the simulator backend is not built yet (issue #6): use --backend local, containers or external")]
-    SimulatorMissing,
+    /// `--backend sim` asks for no servers: the simulator models them. `run`,
+    /// `sweep` and `sim` simulate instead; `backends up` refuses.
+    #[error(
+        "--backend sim starts no servers (the simulator models them): use --backend local, containers or external"
+    )]
+    Simulated,
     /// The `backends up` state file could not be read or written.
     #[error("state file {path}: {detail}")]
     State {
@@ -104,6 +107,6 @@ impl BackendError {
     /// Whether the failure is a usage error (exit 2) rather than missing or
     /// failing infrastructure (exit 3).
     pub fn is_usage(&self) -> bool {
-        matches!(self, BackendError::ExternalIncomplete | BackendError::SimulatorMissing)
+        matches!(self, BackendError::ExternalIncomplete | BackendError::Simulated)
     }
 }

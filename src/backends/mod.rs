@@ -51,6 +51,8 @@ pub enum BackendKind {
     Local,
     /// Servers tierbench did not start.
     External,
+    /// No servers: the virtual-time simulator's models.
+    Simulated,
 }
 
 /// Where the provisioned servers answer.
@@ -235,7 +237,7 @@ pub async fn provision(
         BackendChoice::External => external::connect(config).await,
         BackendChoice::Containers => containers::start(config).await,
         BackendChoice::Local => local::start(config, lifetime).await,
-        BackendChoice::Sim => Err(BackendError::SimulatorMissing),
+        BackendChoice::Sim => Err(BackendError::Simulated),
         BackendChoice::Auto => auto(config, lifetime).await,
     }
 }

@@ -1,7 +1,9 @@
 //! Command-line definitions: turns flags into library calls, holds no logic of its own.
 
 mod backends_cmd;
+mod calibrate_cmd;
 mod mock_cmd;
+mod plan_cmd;
 mod run_cmd;
 
 use std::path::PathBuf;
@@ -59,10 +61,12 @@ pub enum Command {
     Run(ScenarioArgs),
     /// Run one workload under every policy of a scenario and compare them.
     Sweep(ScenarioArgs),
-    /// Run a scenario in virtual time against modelled backends.
+    /// Run every policy of a scenario in virtual time against modelled backends.
     Sim(ScenarioArgs),
-    /// Find the cheapest setup that meets a scenario's constraints.
-    Plan(ScenarioArgs),
+    /// Run a scenario live and simulated and print the difference per metric.
+    Calibrate(calibrate_cmd::CalibrateArgs),
+    /// Find the cheapest setup that meets a scenario's constraints (simulated).
+    Plan(plan_cmd::PlanArgs),
     /// Check a result against thresholds and a baseline (CI gate).
     Check(PathsArgs),
     /// Compare results side by side.
@@ -75,11 +79,11 @@ pub enum Command {
 }
 
 /// Arguments of the scenario-driven commands.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ScenarioArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// Run this policy of the scenario (`run` only; by default the first).
+    /// Run only this policy of the scenario (`run`: by default the first; `sweep`, `sim`: every one).
     #[arg(long)]
     pub policy: Option<String>,
     /// A pricing file overriding any of the default AWS prices (see pricing/aws-us-east-1.toml).
@@ -91,6 +95,69 @@ pub struct ScenarioArgs {
     /// Where services come from.
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// How the simulator models what the scenario does not say.
+    #[command(flatten)]
+    pub sim: SimFlags,
+}
+
+/// The simulator's knobs (`sim`, and `run` / `sweep` when they simulate).
+#[derive(Clone, Debug, Args)]
+pub struct SimFlags {
+    /// A live run's result.json whose measured latencies per layer the
+    /// simulator draws from (its first policy, or --calibration-policy).
+    #[arg(long, value_name = "RESULT_JSON")]
+    pub calibration: Option<PathBuf>,
+    /// The calibration file's policy to use.
+    #[arg(long, requires = "calibration")]
+    pub calibration_policy: Option<String>,
+    /// Simulated Redis maxmemory, e.g. 64mb, 1.5gb [default: unbounded, as the live Redis].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub l1_maxmemory: Option<u64>,
+    /// Simulated Redis maxmemory-policy: allkeys-lru, volatile-lru, allkeys-lfu,
+    /// volatile-lfu, volatile-ttl (sampled as Redis samples), or exact-lru.
+    #[arg(long, default_value = "allkeys-lru")]
+    pub eviction: String,
+    /// Simulated Redis maxmemory-samples.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub maxmemory_samples: u32,
+}
+
+impl SimFlags {
+    /// The simulator's options for these flags.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the flag when the eviction policy or the
+    /// calibration file is bad.
+    pub fn options(&self) -> Result<crate::sim::SimOptions, UsageError> {
+        let eviction = crate::sim::Eviction::parse(&self.eviction, self.maxmemory_samples)
+            .map_err(|e| UsageError(format!("--eviction: {e}")))?;
+        let latency = match &self.calibration {
+            Some(path) => crate::sim::TierLatency::calibrated(path, self.calibration_policy.as_deref())
+                .map_err(|e| UsageError(format!("--calibration: {e}")))?,
+            None => crate::sim::TierLatency::default(),
+        };
+        Ok(crate::sim::SimOptions { latency, l1_maxmemory: self.l1_maxmemory, eviction })
+    }
+}
+
+/// A size such as `64mb`, `1.5gb`, `512kb` or `1000000` (bytes; units are
+/// powers of 1024, as Redis reads `maxmemory`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.trim().parse().map_err(|_| format!("{text:?} is not a size such as 64mb"))?;
+    let scale = match unit.trim() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1024.0,
+        "m" | "mb" => 1024.0 * 1024.0,
+        "g" | "gb" => 1024.0 * 1024.0 * 1024.0,
+        u => return Err(format!("unknown unit {u:?} in {text:?}: use b, kb, mb or gb")),
+    };
+    if !(n > 0.0 && n.is_finite()) {
+        return Err(format!("{text:?}: a size must be positive"));
+    }
+    Ok((n * scale) as u64)
 }
 
 /// Arguments naming result files.
@@ -122,7 +189,7 @@ pub struct StateArgs {
 }
 
 /// Where Redis and DynamoDB come from.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct BackendArgs {
     /// auto: given endpoints, else containers if Docker answers, else local
     /// processes, else the simulator.
@@ -199,10 +266,11 @@ pub struct Interrupted(pub &'static str);
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let not_built = |command, missing, issue| Err(NotBuilt { command, missing, issue }.into());
     match cli.command {
-        Command::Run(args) => run_cmd::run(args, false).await,
-        Command::Sweep(args) => run_cmd::run(args, true).await,
-        Command::Sim(_) => not_built("sim", "the virtual-time simulator", 6),
-        Command::Plan(_) => not_built("plan", "capacity planning over the simulator", 6),
+        Command::Run(args) => run_cmd::run(args, run_cmd::Mode::Run).await,
+        Command::Sweep(args) => run_cmd::run(args, run_cmd::Mode::Sweep).await,
+        Command::Sim(args) => run_cmd::run(args, run_cmd::Mode::Sim).await,
+        Command::Calibrate(args) => calibrate_cmd::run(args).await,
+        Command::Plan(args) => plan_cmd::run(args),
         Command::Check(_) => not_built("check", "thresholds and baseline regression checks", 7),
         Command::Compare(_) => not_built("compare", "side-by-side result comparison", 7),
         Command::MockStripe(args) => mock_cmd::run(args).await,

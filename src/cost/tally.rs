@@ -64,6 +64,17 @@ impl<K: Ord> Tally<K> {
         }
     }
 
+    /// Adds every count of `other`, `times` over (a simulator's aggregate of
+    /// `times` alike requests).
+    pub fn merge_times(&mut self, other: &Self, times: u64)
+    where
+        K: Clone,
+    {
+        for (k, n) in &other.counts {
+            self.record_n(k.clone(), *n * times);
+        }
+    }
+
     /// Each distinct key with its count, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, u64)> {
         self.counts.iter().map(|(k, n)| (k, *n))

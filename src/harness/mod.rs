@@ -59,7 +59,7 @@ pub enum HarnessError {
 }
 
 /// What one policy's run measured.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PolicyRun {
     /// The policy's name.
     pub name: String,
@@ -344,7 +344,10 @@ pub async fn run_policy(
     }
     let webhooks = hook.stop().await;
     let stripe = mock.handle().counters();
-    let usage = usage_of(tally, &metrics, &chain, &webhooks, &stripe, &universe, scenario, wall);
+    // Every kind of key can be cached once per customer (invoices per invoice).
+    let key_space = (universe.customers.len() * 3 + universe.invoices.len()) as u64;
+    let peaks = Peaks::of(&metrics);
+    let usage = usage_of(tally, &metrics, peaks, &chain, &webhooks, &stripe, key_space, scenario, wall);
     let _ = mock.stop().await;
     let _ = owner.client().delete_table().table_name(owner.table()).send().await;
     let fault_windows = faults::windows(&scenario.faults, &metrics, &fault_driver.injected());
@@ -366,16 +369,43 @@ pub async fn run_policy(
     })
 }
 
+/// The busiest second's counts the cost model sizes capacity by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Peaks {
+    /// L1 misses (each a DynamoDB GetItem).
+    pub reads: u64,
+    /// Origin-served requests (each a fill: a PutItem).
+    pub fills: u64,
+    /// Requests that reached Stripe (served or failed).
+    pub stripe: u64,
+}
+
+impl Peaks {
+    /// The peaks of a per-second series.
+    pub fn of(metrics: &RunMetrics) -> Self {
+        let busiest = |f: fn(&crate::metrics::Counts) -> u64| {
+            metrics.seconds.iter().map(|s| f(&s.counts)).max().unwrap_or(0)
+        };
+        Peaks {
+            reads: busiest(|c| c.l2 + c.origin + c.errors),
+            fills: busiest(|c| c.origin),
+            stripe: busiest(|c| c.origin + c.errors),
+        }
+    }
+}
+
 /// The cost model's input: the callers' tallies, plus invalidations, the
-/// working set (distinct keys filled, at the mean entry size) and Stripe calls.
+/// working set (distinct keys filled, at the mean entry size, at most
+/// `key_space` keys) and Stripe calls.
 #[allow(clippy::too_many_arguments)]
-fn usage_of(
+pub(crate) fn usage_of(
     mut tally: UsageTally,
     metrics: &RunMetrics,
+    peaks: Peaks,
     chain: &ChainCounters,
     webhooks: &WebhookCounts,
     stripe: &CounterSnapshot,
-    universe: &KeyUniverse,
+    key_space: u64,
     scenario: &Scenario,
     wall: Duration,
 ) -> Usage {
@@ -387,12 +417,11 @@ fn usage_of(
     let mean_envelope = (set_bytes / sets as f64) as u64;
     let mean_data = mean_envelope.saturating_sub(usage::ENVELOPE_OVERHEAD_BYTES);
     tally.record_invalidations(webhooks.keys_invalidated, mean_data);
-    let peak = metrics.seconds.iter().map(|s| s.counts.origin + s.counts.errors).max().unwrap_or(0);
     let mut usage = tally.into_usage(
         wall.as_secs_f64().max(1e-3),
         metrics.counts.requests,
         stripe.requests,
-        peak as f64,
+        peaks.stripe as f64,
         scenario.stripe.live_mode,
     );
     usage.deployment = scenario.cost.deployment.clone();
@@ -401,14 +430,11 @@ fn usage_of(
     // Peaks for provisioned capacity: the busiest second's L1 misses (each a
     // GetItem) and fills (each a PutItem), at the run's mean units per
     // operation; invalidation writes are spread evenly over the run.
-    let busiest = |f: fn(&crate::metrics::Counts) -> u64| metrics.seconds.iter().map(|s| f(&s.counts)).max();
     let per_s = wall.as_secs_f64().max(1.0);
-    usage.dynamodb.peak_read_units_per_s =
-        busiest(|c| c.l2 + c.origin + c.errors).map(|n| n as f64 * read_units / reads as f64);
-    usage.dynamodb.peak_write_units_per_s = busiest(|c| c.origin)
-        .map(|n| n as f64 * write_units / writes as f64 + webhooks.keys_invalidated as f64 / per_s);
-    // Every kind of key can be cached once per customer (invoices per invoice).
-    let key_space = (universe.customers.len() * 3 + universe.invoices.len()) as u64;
+    let any = !metrics.seconds.is_empty();
+    usage.dynamodb.peak_read_units_per_s = any.then(|| peaks.reads as f64 * read_units / reads as f64);
+    usage.dynamodb.peak_write_units_per_s = any
+        .then(|| peaks.fills as f64 * write_units / writes as f64 + webhooks.keys_invalidated as f64 / per_s);
     let keys = (chain.l1_fills + chain.promotions).min(key_space);
     usage.redis.working_set = RedisWorkingSet {
         keys,

@@ -97,7 +97,8 @@ impl Counts {
         self.dropped += o.dropped;
     }
 
-    fn count(&mut self, s: &Sample) {
+    /// Counts one finished request.
+    pub(crate) fn count(&mut self, s: &Sample) {
         self.requests += 1;
         match s.outcome {
             Outcome::L1 => self.l1 += 1,
@@ -154,7 +155,13 @@ pub struct RunMetrics {
     pub uncorrected: BTreeMap<Outcome, Latency>,
     /// How old the served version's replacement was, for stale reads.
     pub staleness_age: Latency,
-    /// Per-second series, in order.
+    /// How long after its intended start each request was sent: the driver's
+    /// dispatch lag (timer wake-ups, waits for a free caller).
+    #[serde(default)]
+    pub start_lag: Latency,
+    /// Per-second series, in order. A simulated run longer than 5 minutes
+    /// records it in steps of `ceil(duration / 300)` seconds, each entry named
+    /// by its first second.
     pub seconds: Vec<Second>,
 }
 
@@ -167,6 +174,7 @@ impl RunMetrics {
         if let Some(age) = s.stale_age {
             self.staleness_age.record(age);
         }
+        self.start_lag.record(s.started.saturating_sub(s.intended));
         let second = s.intended.as_secs();
         let bucket = self.second_mut(second);
         bucket.counts.count(s);
@@ -200,6 +208,7 @@ impl RunMetrics {
             self.uncorrected.entry(*k).or_default().merge(h);
         }
         self.staleness_age.merge(&other.staleness_age);
+        self.start_lag.merge(&other.start_lag);
         for s in &other.seconds {
             let mine = self.second_mut(s.second);
             mine.counts.add(&s.counts);

@@ -50,5 +50,6 @@ pub use counters::{CounterSnapshot, Faults, RateLimited, Webhooks};
 pub use endpoint::{Endpoint, EndpointParseError};
 pub use error::{MockError, MutationError};
 pub use handle::{EmittedEvent, MockHandle};
+pub use population::invoice_count;
 pub use server::{MockStripe, RunningMock, serve};
 pub use truth::Truth;

@@ -96,6 +96,13 @@ pub(crate) fn build(seed: u64, cfg: &PopulationConfig, now: Timestamp) -> State 
     State { accounts, account_index, next_version: 2 }
 }
 
+/// How many invoices the population of `cfg` built from `seed` holds over
+/// every account (the simulator's key space counts them without serving them).
+pub fn invoice_count(seed: u64, cfg: &PopulationConfig) -> u64 {
+    let state = build(seed, cfg, Timestamp::EPOCH);
+    state.accounts.iter().map(|a| a.invoice_order.len() as u64).sum()
+}
+
 fn price(seed: u64, p: usize, livemode: bool) -> PriceFields {
     let (unit_amount, interval) = PRICES[p];
     PriceFields {

@@ -128,6 +128,14 @@ impl BreakerPermit<'_> {
         self.recorded = true;
         self.breaker.record(self.probe, outcome);
     }
+
+    /// Gives the permit up for a call whose outcome is reported later with
+    /// [`Breaker::record_for`] (the simulator, which cannot hold the borrow
+    /// across its call); returns whether it was the probe.
+    pub(crate) fn detach(mut self) -> bool {
+        self.recorded = true;
+        self.probe
+    }
 }
 
 impl Drop for BreakerPermit<'_> {
@@ -192,6 +200,11 @@ impl Breaker {
         drop(inner);
         self.short_circuits.fetch_add(1, Ordering::Relaxed);
         Err(refused)
+    }
+
+    /// Reports the outcome of a call let through by a detached permit.
+    pub(crate) fn record_for(&self, probe: bool, outcome: CallOutcome) {
+        self.record(probe, outcome);
     }
 
     fn record(&self, probe: bool, outcome: CallOutcome) {

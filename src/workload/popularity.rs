@@ -18,32 +18,55 @@ enum Model {
     Uniform,
     /// Cumulative probabilities of ranks 0..n (rank 0 the hottest).
     Zipf {
-        cdf: Vec<f64>,
+        cdf: Cdf,
     },
     Hotspot {
         hot: u64,
         hot_share: f64,
     },
     Drifting {
-        cdf: Vec<f64>,
+        cdf: Cdf,
         period: Duration,
         seed: u64,
     },
 }
 
-fn zipf_cdf(n: u64, s: f64) -> Vec<f64> {
-    let mut cdf = Vec::with_capacity(n as usize);
-    let mut sum = 0.0;
-    for rank in 1..=n {
-        sum += (rank as f64).powf(-s);
-        cdf.push(sum);
-    }
-    cdf.iter_mut().for_each(|c| *c /= sum);
-    cdf
+/// Cumulative probabilities with a guide table (Chen and Asau's indexed
+/// search): the draw `u` in `[j/G, (j+1)/G)` lies between the ranks the guide
+/// holds at `j` and `j + 1`, so a draw searches a few entries, not all `n`. The
+/// rank found is exactly the full binary search's.
+#[derive(Clone, Debug)]
+struct Cdf {
+    values: Vec<f64>,
+    guide: Vec<u32>,
 }
 
-fn rank_from(cdf: &[f64], u: f64) -> u64 {
-    cdf.partition_point(|&c| c < u).min(cdf.len() - 1) as u64
+impl Cdf {
+    fn zipf(n: u64, s: f64) -> Self {
+        let mut values = Vec::with_capacity(n as usize);
+        let mut sum = 0.0;
+        for rank in 1..=n {
+            sum += (rank as f64).powf(-s);
+            values.push(sum);
+        }
+        values.iter_mut().for_each(|c| *c /= sum);
+        // A power of two, so j / G and u * G are exact.
+        let slots = (n as usize).next_power_of_two().clamp(1, 1 << 16);
+        let guide =
+            (0..=slots).map(|j| values.partition_point(|&c| c < j as f64 / slots as f64) as u32).collect();
+        Cdf { values, guide }
+    }
+
+    /// The first rank whose cumulative probability reaches `u` (the last rank
+    /// if rounding leaves `u` above every one).
+    fn rank(&self, u: f64) -> u64 {
+        let slots = self.guide.len() - 1;
+        let j = ((u * slots as f64) as usize).min(slots - 1);
+        let last = self.values.len() - 1;
+        let (lo, hi) = (self.guide[j] as usize, (self.guide[j + 1] as usize).min(last));
+        let lo = lo.min(hi);
+        (lo + self.values[lo..=hi].partition_point(|&c| c < u)).min(last) as u64
+    }
 }
 
 impl KeySampler {
@@ -52,13 +75,13 @@ impl KeySampler {
         let n = n.max(1);
         let model = match popularity {
             Popularity::Uniform => Model::Uniform,
-            Popularity::Zipf { s } => Model::Zipf { cdf: zipf_cdf(n, *s) },
+            Popularity::Zipf { s } => Model::Zipf { cdf: Cdf::zipf(n, *s) },
             Popularity::Hotspot { hot_fraction, hot_share } => {
                 let hot = ((n as f64 * hot_fraction).round() as u64).clamp(1, n);
                 Model::Hotspot { hot, hot_share: *hot_share }
             }
             Popularity::Drifting { s, period } => {
-                Model::Drifting { cdf: zipf_cdf(n, *s), period: *period, seed }
+                Model::Drifting { cdf: Cdf::zipf(n, *s), period: *period, seed }
             }
         };
         KeySampler { n, model }
@@ -78,7 +101,7 @@ impl KeySampler {
     pub fn sample(&self, rng: &mut SplitMix, at: Duration) -> u64 {
         match &self.model {
             Model::Uniform => rng.below(self.n),
-            Model::Zipf { cdf } => rank_from(cdf, rng.unit()),
+            Model::Zipf { cdf } => cdf.rank(rng.unit()),
             Model::Hotspot { hot, hot_share } => {
                 if *hot == self.n || rng.chance(*hot_share) {
                     rng.below(*hot)
@@ -89,7 +112,7 @@ impl KeySampler {
             Model::Drifting { cdf, period, seed } => {
                 let epoch = at.as_nanos() / period.as_nanos().max(1);
                 let shift = mix(*seed, epoch as u64) % self.n;
-                (rank_from(cdf, rng.unit()) + shift) % self.n
+                (cdf.rank(rng.unit()) + shift) % self.n
             }
         }
     }
@@ -106,6 +129,22 @@ mod tests {
             c[s.sample(&mut rng, at) as usize] += 1;
         }
         c
+    }
+
+    #[test]
+    fn the_guided_search_finds_the_full_binary_searchs_rank() {
+        for n in [1u64, 2, 3, 100, 2_000, 100_003] {
+            let cdf = Cdf::zipf(n, 0.99);
+            let full = |u: f64| cdf.values.partition_point(|&c| c < u).min(cdf.values.len() - 1) as u64;
+            let mut rng = SplitMix::new(n);
+            for _ in 0..20_000 {
+                let u = rng.unit();
+                assert_eq!(cdf.rank(u), full(u), "n {n}, u {u}");
+            }
+            for u in [0.0, 1e-12, 0.5, 1.0 - 1e-15, 1.0] {
+                assert_eq!(cdf.rank(u), full(u), "n {n}, u {u}");
+            }
+        }
     }
 
     #[test]

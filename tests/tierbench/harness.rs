@@ -161,7 +161,7 @@ fn a_local_sweep_writes_consistent_results() {
 }
 
 /// Validates a `result.json` against `results/result.schema.json`.
-fn assert_matches_committed_schema(result_json: &str) {
+pub(crate) fn assert_matches_committed_schema(result_json: &str) {
     let schema = std::fs::read_to_string(manifest(RESULT_SCHEMA_PATH)).unwrap();
     let validator = jsonschema::draft202012::new(&serde_json::from_str(&schema).unwrap()).unwrap();
     let doc: serde_json::Value = serde_json::from_str(result_json).unwrap();

@@ -19,3 +19,4 @@ mod mock_support;
 mod mock_truth;
 mod mock_webhooks;
 mod origin_etiquette;
+mod sim;
