@@ -104,11 +104,13 @@ pub struct ScenarioArgs {
 #[derive(Clone, Debug, Args)]
 pub struct SimFlags {
     /// A live run's result.json whose measured latencies per layer the
-    /// simulator draws from (its first policy, or --calibration-policy).
-    #[arg(long, value_name = "RESULT_JSON")]
+    /// simulator draws from (its first policy, or --calibration-policy);
+    /// `none` for the built-in defaults. By default the newest live run of the
+    /// scenario under --results, if there is one.
+    #[arg(long, value_name = "RESULT_JSON|none")]
     pub calibration: Option<PathBuf>,
     /// The calibration file's policy to use.
-    #[arg(long, requires = "calibration")]
+    #[arg(long)]
     pub calibration_policy: Option<String>,
     /// Simulated Redis maxmemory, e.g. 64mb, 1.5gb [default: unbounded, as the live Redis].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -129,10 +131,27 @@ impl SimFlags {
     /// A [`UsageError`] naming the flag when the eviction policy or the
     /// calibration file is bad.
     pub fn options(&self) -> Result<crate::sim::SimOptions, UsageError> {
+        self.options_for(None)
+    }
+
+    /// [`SimFlags::options`], calibrated by default from the newest live
+    /// result in `newest_live_in` (a scenario's results directory).
+    ///
+    /// # Errors
+    /// As [`SimFlags::options`].
+    pub fn options_for(
+        &self,
+        newest_live_in: Option<&std::path::Path>,
+    ) -> Result<crate::sim::SimOptions, UsageError> {
         let eviction = crate::sim::Eviction::parse(&self.eviction, self.maxmemory_samples)
             .map_err(|e| UsageError(format!("--eviction: {e}")))?;
-        let latency = match &self.calibration {
-            Some(path) => crate::sim::TierLatency::calibrated(path, self.calibration_policy.as_deref())
+        let file = match &self.calibration {
+            Some(path) if path.as_os_str() == "none" => None,
+            Some(path) => Some(path.clone()),
+            None => newest_live_in.and_then(crate::sim::newest_live_result),
+        };
+        let latency = match file {
+            Some(path) => crate::sim::TierLatency::calibrated(&path, self.calibration_policy.as_deref())
                 .map_err(|e| UsageError(format!("--calibration: {e}")))?,
             None => crate::sim::TierLatency::default(),
         };

@@ -125,7 +125,7 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         max_p99: Duration::from_secs_f64(args.max_p99_ms / 1e3),
         max_errors: args.max_errors_pct / 100.0,
     };
-    let options = a.sim.options()?;
+    let options = a.sim.options_for(Some(&a.results.join(&scenario.name)))?;
     eprintln!(
         "planning {} at {} req/s: every policy x {} cache shapes x 2 DynamoDB modes, simulated",
         scenario.name,

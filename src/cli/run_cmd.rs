@@ -101,7 +101,7 @@ pub(super) async fn execute(args: &ScenarioArgs, mode: Mode) -> anyhow::Result<R
         None => Pricing::defaults(),
     };
     check_deployment(&scenario, &pricing)?;
-    let sim = args.sim.options()?;
+    let sim = args.sim.options_for(Some(&args.results.join(&scenario.name)))?;
     let config = args.backend.config();
     let choice = if mode == Mode::Sim { BackendChoice::Sim } else { args.backend.backend };
     let provisioned = tokio::select! {

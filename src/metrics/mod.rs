@@ -155,10 +155,6 @@ pub struct RunMetrics {
     pub uncorrected: BTreeMap<Outcome, Latency>,
     /// How old the served version's replacement was, for stale reads.
     pub staleness_age: Latency,
-    /// How long after its intended start each request was sent: the driver's
-    /// dispatch lag (timer wake-ups, waits for a free caller).
-    #[serde(default)]
-    pub start_lag: Latency,
     /// Per-second series, in order. A simulated run longer than 5 minutes
     /// records it in steps of `ceil(duration / 300)` seconds, each entry named
     /// by its first second.
@@ -174,7 +170,6 @@ impl RunMetrics {
         if let Some(age) = s.stale_age {
             self.staleness_age.record(age);
         }
-        self.start_lag.record(s.started.saturating_sub(s.intended));
         let second = s.intended.as_secs();
         let bucket = self.second_mut(second);
         bucket.counts.count(s);
@@ -208,7 +203,6 @@ impl RunMetrics {
             self.uncorrected.entry(*k).or_default().merge(h);
         }
         self.staleness_age.merge(&other.staleness_age);
-        self.start_lag.merge(&other.start_lag);
         for s in &other.seconds {
             let mine = self.second_mut(s.second);
             mine.counts.add(&s.counts);

@@ -195,7 +195,7 @@ impl<'a> Engine<'a> {
         for (intended, key) in requests {
             self.advance(intended, &mut mutations);
             let Some(Reverse(free)) = self.callers.pop() else { break };
-            let start = (intended + self.tiers.start_lag()).max(free);
+            let start = intended.max(free);
             if start > end {
                 self.recorder.dropped(Duration::from_micros(intended));
                 self.callers.push(Reverse(free));

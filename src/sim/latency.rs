@@ -1,10 +1,12 @@
 //! How long the tiers take in the simulator: log-normal defaults, or the
 //! distributions a live run measured. A live run's `result.json` is the
 //! calibration file: the simulator draws the latency of a request served from
-//! L1 or L2 from that run's histogram of the same layer (from the send), and
-//! Stripe's answer time from its origin-served histogram; and it delays each
-//! send by a draw from the live run's dispatch lag, which every live figure
-//! (corrected for coordinated omission) carries.
+//! L1 or L2 from that run's histogram of the same layer, and Stripe's answer
+//! time from its origin-served histogram. The corrected histograms are used
+//! (intended start to answer), so the live driver's dispatch lag (timer
+//! wake-ups), part of every live figure, is part of the simulated ones too.
+//! `calibrate` refuses a live run that fell behind its schedule, whose
+//! corrected latencies would hold queueing the simulator models itself.
 
 use std::path::Path;
 use std::time::Duration;
@@ -139,9 +141,6 @@ pub struct TierLatency {
     /// first two replace the modelled sums of L1 and L2 hits, the third is
     /// how long Stripe takes (the tiers' time around it included).
     pub served: [Option<Dist>; 3],
-    /// How late after its intended start a request is sent (the live
-    /// driver's dispatch lag); `None`: on time.
-    pub start_lag: Option<Dist>,
     /// Where they came from (for the result's `endpoints`).
     pub source: String,
 }
@@ -154,7 +153,6 @@ impl Default for TierLatency {
             redis: Dist::log_normal_us(200, 1_000),
             dynamodb: Dist::log_normal_us(2_000, 8_000),
             served: [None, None, None],
-            start_lag: None,
             source: "default tier latencies".into(),
         }
     }
@@ -168,6 +166,24 @@ pub struct CalibrationError {
     pub path: String,
     /// What is wrong with it.
     pub why: String,
+}
+
+/// The newest `result.json` of a live run under `dir` (a scenario's results
+/// directory, whose run ids sort by time); `None` when there is none.
+pub fn newest_live_result(dir: &Path) -> Option<std::path::PathBuf> {
+    let mut runs: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("result.json"))
+        .filter(|p| p.is_file())
+        .collect();
+    runs.sort();
+    runs.into_iter().rev().find(|p| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["mode"] == "live" && v["complete"] == true)
+    })
 }
 
 impl TierLatency {
@@ -186,14 +202,13 @@ impl TierLatency {
             None => result.policies.first(),
         }
         .ok_or_else(|| err(format!("it has no policy {}", policy.unwrap_or("at all"))))?;
-        let of = |o: Outcome| p.metrics.uncorrected.get(&o).and_then(Dist::measured);
+        let of = |o: Outcome| p.metrics.corrected.get(&o).and_then(Dist::measured);
         let served = [of(Outcome::L1), of(Outcome::L2), of(Outcome::Origin)];
         if served.iter().all(Option::is_none) {
             return Err(err(format!("policy {} served no request", p.name)));
         }
         Ok(TierLatency {
             served,
-            start_lag: Dist::measured(&p.metrics.start_lag),
             source: format!("latencies calibrated from {} [{}]", path.display(), p.name),
             ..TierLatency::default()
         })

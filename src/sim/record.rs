@@ -51,7 +51,6 @@ impl Recorder {
         if let Some(age) = s.stale_age {
             self.metrics.staleness_age.record(age);
         }
-        self.metrics.start_lag.record(s.started.saturating_sub(s.intended));
         let second = s.intended.as_secs();
         let bucket = self.second(second);
         bucket.counts.count(s);

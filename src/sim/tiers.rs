@@ -59,12 +59,6 @@ impl TierCosts {
         }
     }
 
-    /// A draw of the live driver's dispatch lag (0 when not calibrated).
-    pub fn start_lag(&mut self) -> u64 {
-        let rng = &mut self.rng;
-        self.latency.start_lag.as_ref().map_or(0, |d| d.sample(rng))
-    }
-
     /// Stripe's measured answer time, if calibrated.
     pub fn measured_origin(&self) -> Option<crate::sim::Dist> {
         self.latency.served[2].clone()
