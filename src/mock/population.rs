@@ -97,10 +97,19 @@ pub(crate) fn build(seed: u64, cfg: &PopulationConfig, now: Timestamp) -> State 
 }
 
 /// How many invoices the population of `cfg` built from `seed` holds over
-/// every account (the simulator's key space counts them without serving them).
+/// every account, without building it (the simulator's key space): a
+/// customer's subscription count comes from its `shape` draws alone, the same
+/// in every account.
 pub fn invoice_count(seed: u64, cfg: &PopulationConfig) -> u64 {
-    let state = build(seed, cfg, Timestamp::EPOCH);
-    state.accounts.iter().map(|a| a.invoice_order.len() as u64).sum()
+    let subscriptions: u64 = (0..cfg.customers as u64)
+        .map(|i| {
+            // The draws of `build_account`, in its order, up to the count.
+            let mut shape = SplitMix::new(mix(seed, i));
+            let _created = shape.below(TWO_YEARS_S);
+            u64::from(skewed(&mut shape, cfg.max_subscriptions_per_customer, 0.15))
+        })
+        .sum();
+    subscriptions * u64::from(cfg.invoices_per_subscription) * (cfg.connected_accounts as u64 + 1)
 }
 
 fn price(seed: u64, p: usize, livemode: bool) -> PriceFields {
@@ -380,5 +389,16 @@ mod tests {
         let p = build(1, &padded, Timestamp::EPOCH);
         let bigger = compact(&p.accounts[0].customers[&acc.customer_order[0]].obj);
         assert!(bigger >= cus + 2_000, "{bigger} vs {cus}");
+    }
+
+    #[test]
+    fn invoice_count_matches_the_built_population() {
+        for (customers, connected) in [(1, 0), (57, 2), (400, 1)] {
+            let cfg =
+                PopulationConfig { customers, connected_accounts: connected, ..PopulationConfig::default() };
+            let built = build(7, &cfg, Timestamp::EPOCH);
+            let n: u64 = built.accounts.iter().map(|a| a.invoice_order.len() as u64).sum();
+            assert_eq!(invoice_count(7, &cfg), n, "{customers} customers, {connected} connected accounts");
+        }
     }
 }

@@ -14,11 +14,6 @@ use crate::workload::{Arrivals, KeySampler, KindChooser};
 /// A cache key in the simulator: an index into [`KeySpace`].
 pub type Key = u32;
 
-/// The simulated mock's population is built to count invoices exactly up to
-/// this many customers per account; beyond, the count is extrapolated from a
-/// population of this size (same seed).
-const EXACT_UP_TO: usize = 5_000;
-
 /// Every cache key of a scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySpace {
@@ -36,18 +31,12 @@ impl KeySpace {
         let w = &scenario.workload;
         let accounts = u64::from(w.accounts) + 1;
         let per_account = w.customers.max(1);
-        let probe = usize::try_from(per_account).unwrap_or(usize::MAX).min(EXACT_UP_TO);
         let cfg = PopulationConfig {
-            customers: probe,
+            customers: usize::try_from(per_account).unwrap_or(usize::MAX),
             connected_accounts: w.accounts as usize,
             ..PopulationConfig::default()
         };
-        let counted = crate::mock::invoice_count(scenario.seed, &cfg);
-        let invoices = if probe as u64 == per_account {
-            counted
-        } else {
-            (counted as f64 * per_account as f64 / probe as f64).round() as u64
-        };
+        let invoices = crate::mock::invoice_count(scenario.seed, &cfg);
         KeySpace { customers: per_account * accounts, invoices }
     }
 
