@@ -26,6 +26,7 @@
 
 pub mod backends;
 pub mod chain;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod cost;

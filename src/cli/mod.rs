@@ -2,6 +2,7 @@
 
 mod backends_cmd;
 mod calibrate_cmd;
+mod check_cmd;
 mod mock_cmd;
 mod plan_cmd;
 mod run_cmd;
@@ -67,10 +68,11 @@ pub enum Command {
     Calibrate(calibrate_cmd::CalibrateArgs),
     /// Find the cheapest setup that meets a scenario's constraints (simulated).
     Plan(plan_cmd::PlanArgs),
-    /// Check a result against thresholds and a baseline (CI gate).
-    Check(PathsArgs),
-    /// Compare results side by side.
-    Compare(PathsArgs),
+    /// Check a result against thresholds and a baseline (the CI gate): exit 0
+    /// pass, 1 failed (naming latency, hit_ratio, staleness, cost, errors, ...), 2 bad input.
+    Check(check_cmd::CheckArgs),
+    /// Compare results side by side, each against the first.
+    Compare(check_cmd::CompareArgs),
     /// Serve the mock Stripe API.
     MockStripe(MockArgs),
     /// Start, stop or show Redis and DynamoDB Local for manual use.
@@ -179,13 +181,6 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok((n * scale) as u64)
 }
 
-/// Arguments naming result files.
-#[derive(Debug, Args)]
-pub struct PathsArgs {
-    /// Result files or directories.
-    pub paths: Vec<PathBuf>,
-}
-
 pub use mock_cmd::MockArgs;
 
 /// `backends` subcommands.
@@ -283,15 +278,14 @@ pub struct Interrupted(pub &'static str);
 /// # Errors
 /// Any failure; [`exit_code`] maps it to the process's exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let not_built = |command, missing, issue| Err(NotBuilt { command, missing, issue }.into());
     match cli.command {
         Command::Run(args) => run_cmd::run(args, run_cmd::Mode::Run).await,
         Command::Sweep(args) => run_cmd::run(args, run_cmd::Mode::Sweep).await,
         Command::Sim(args) => run_cmd::run(args, run_cmd::Mode::Sim).await,
         Command::Calibrate(args) => calibrate_cmd::run(args).await,
         Command::Plan(args) => plan_cmd::run(args),
-        Command::Check(_) => not_built("check", "thresholds and baseline regression checks", 7),
-        Command::Compare(_) => not_built("compare", "side-by-side result comparison", 7),
+        Command::Check(args) => check_cmd::check(args),
+        Command::Compare(args) => check_cmd::compare(args),
         Command::MockStripe(args) => mock_cmd::run(args).await,
         Command::Backends(cmd) => backends_cmd::run(cmd).await,
     }

@@ -70,6 +70,8 @@ pub(super) struct Ran {
     pub dir: std::path::PathBuf,
     /// Whether Ctrl-C stopped it.
     pub interrupted: bool,
+    /// The scenario's `[thresholds]`.
+    pub thresholds: Vec<crate::check::Threshold>,
 }
 
 /// Runs the first (or `--policy`) policy, or every policy for `sweep` and
@@ -77,7 +79,18 @@ pub(super) struct Ran {
 pub(super) async fn run(args: ScenarioArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     let ran = execute(&args, mode).await?;
     print_result(&ran.result, &ran.dir);
-    Ok(if ran.interrupted { ExitCode::from(EXIT_INTERRUPTED) } else { ExitCode::SUCCESS })
+    let failed = !ran.thresholds.is_empty() && {
+        let rows = crate::check::thresholds(&ran.result, &ran.thresholds);
+        print!("\nthresholds of {}:\n{}", args.scenario.display(), crate::check::terminal(&rows, &[]));
+        !crate::check::failed_classes(&rows).is_empty()
+    };
+    Ok(if ran.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if failed {
+        ExitCode::from(super::EXIT_CHECK_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// [`run`] without printing the table.
@@ -177,7 +190,7 @@ pub(super) async fn execute(args: &ScenarioArgs, mode: Mode) -> anyhow::Result<R
     let stopped = backends.stop().await;
     outcome?;
     stopped?;
-    Ok(Ran { result, dir, interrupted })
+    Ok(Ran { result, dir, interrupted, thresholds: scenario.thresholds })
 }
 
 fn print_result(result: &RunResult, dir: &std::path::Path) {
@@ -250,5 +263,5 @@ fn simulate(
     }
     result.complete = true;
     write_all(&dir, &result)?;
-    Ok(Ran { result, dir, interrupted: false })
+    Ok(Ran { result, dir, interrupted: false, thresholds: scenario.thresholds.clone() })
 }

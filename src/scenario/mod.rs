@@ -4,6 +4,7 @@
 mod cost;
 mod faults;
 mod raw;
+mod thresholds;
 mod units;
 mod validate;
 
@@ -59,6 +60,8 @@ pub struct Scenario {
     pub cost: CostSpec,
     /// Faults injected during each policy's run, in start order.
     pub faults: Vec<FaultSpec>,
+    /// `[thresholds]`: bounds every policy's result must meet (exit 1 otherwise).
+    pub thresholds: Vec<crate::check::Threshold>,
 }
 
 /// `[cost]`: the pricing file, pricing options and the deployment to price.

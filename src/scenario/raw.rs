@@ -29,6 +29,7 @@ pub struct RawScenario {
     pub cost: RawCost,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Spanned<RawFault>>,
+    pub thresholds: Option<Spanned<toml::Table>>,
 }
 
 /// `[[fault]]`.

@@ -253,3 +253,43 @@ fn a_tiny_time_scale_saturates_scaled_durations() {
     let normal = parse("duration = \"1m\"\ntime_scale = 60\n").unwrap();
     assert_eq!(normal.to_run_time(Duration::from_secs(3_600)), Duration::from_secs(60));
 }
+
+#[test]
+fn thresholds_take_quoted_or_nested_names_and_lists() {
+    let text = format!(
+        "{GOOD}\n[thresholds]\np99 = \"< 40ms\"\n\"hit_ratio.l2\" = \">= 50%\"\nstale_reads = [\"< 0.1%\", \">= 0\"]\n\
+         hit_ratio.l1 = \"> 0.9\"\n\n[thresholds.chain]\nl2_fills = \"< 1000\"\n"
+    );
+    let s = parse(&text).unwrap();
+    let shown: Vec<String> = s.thresholds.iter().map(ToString::to_string).collect();
+    for want in [
+        "p99 < 40.00 ms",
+        "hit_ratio.l2 >= 50.00%",
+        "stale_reads < 0.10%",
+        "stale_reads >= 0.00%",
+        "hit_ratio.l1 > 90.00%",
+        "chain.l2_fills < 1000.0000",
+    ] {
+        assert!(shown.iter().any(|t| t == want), "{want} in {shown:?}");
+    }
+    assert_eq!(s.thresholds.len(), 6);
+    assert!(parse(GOOD).unwrap().thresholds.is_empty());
+}
+
+#[test]
+fn bad_thresholds_name_the_line_the_key_and_what_is_allowed() {
+    let base_lines = GOOD.lines().count();
+    for (entry, key, says) in [
+        ("p99 = \"< 40\"", "thresholds.p99", "unit"),
+        ("p98 = \"< 4ms\"\nhit_ratio.l1 = \"> 1.5\"", "thresholds.hit_ratio.l1", "between 0 and 1"),
+        ("latency = \"< 4ms\"", "thresholds.latency", "unknown metric"),
+        ("p99 = 40", "thresholds.p99", "a string"),
+        ("p99 = \"40ms\"", "thresholds.p99", "must start with"),
+        ("p99 = []", "thresholds.p99", "empty"),
+    ] {
+        let e = error(&format!("{GOOD}\n[thresholds]\n{entry}\n"));
+        let line = base_lines + 2 + entry.lines().count();
+        assert_eq!((e.key.as_str(), e.line), (key, line), "{entry}: {e}");
+        assert!(e.message.contains(says), "{entry}: {e}");
+    }
+}

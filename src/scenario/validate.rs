@@ -37,6 +37,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// The span of `key`'s first mention at or after byte `from` (where a
+    /// table's keys are; TOML's parsed tables keep no spans per key).
+    pub(super) fn find_key(&self, from: usize, key: &str) -> Range<usize> {
+        let rest = self.text.get(from..).unwrap_or_default();
+        let found = [format!("\"{key}\""), key.to_owned()].iter().find_map(|k| rest.find(k.as_str()));
+        let start = from + found.unwrap_or(0);
+        start..start
+    }
+
     pub(super) fn duration(
         &self,
         span: &Range<usize>,
@@ -151,6 +160,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> 
         stripe: stripe(&cx, &raw)?,
         policies,
         cost: super::cost::cost(&cx, path, &raw)?,
+        thresholds: super::thresholds::thresholds(&cx, raw.thresholds.as_ref())?,
         faults: {
             let mut f = super::faults::faults(&cx, &raw.faults, duration)?;
             f.sort_by_key(|f| f.at);

@@ -225,12 +225,12 @@ fn missing_image_fails_with_exit_3_naming_it() {
 }
 
 #[test]
-fn commands_not_built_yet_exit_2_saying_what_is_missing() {
-    for args in [&["check", "r.json"][..], &["compare", "a", "b"]] {
+fn check_and_compare_of_missing_results_exit_2_naming_the_file() {
+    for args in [&["check", "no-such/r.json"][..], &["compare", "no-such/a.json", "no-such/b.json"]] {
         let out = tierbench().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(out.stdout.is_empty(), "no fake output for {args:?}");
-        assert!(text(&out.stderr).contains("is not built yet"), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "no output for {args:?}");
+        assert!(text(&out.stderr).contains("no-such/"), "{}", text(&out.stderr));
     }
 }
 

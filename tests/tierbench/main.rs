@@ -9,6 +9,7 @@ mod util;
 mod backends;
 mod chain;
 mod defences;
+mod gate;
 mod harness;
 mod mock_api;
 mod mock_cli;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Regenerates results/baselines/ after an intended change in behaviour (or a
+# result schema change): the simulated baseline of every gated scenario and,
+# unless BLESS_LIVE=0, the live quickstart on local backends. Commit the files
+# with the change that explains them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=target/release/tierbench
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p results/baselines
+for s in ${GATE_SCENARIOS:-quickstart customer-portal stampede billing-burst ttl-sweep}; do
+  "$bin" sim "scenarios/$s.toml" --calibration none --results "$tmp" >"$tmp/log" 2>&1 || [ $? -eq 1 ]
+  cp "$(sed -n 's/^results: //p' "$tmp/log")/result.json" "results/baselines/$s.sim.json"
+  echo "blessed results/baselines/$s.sim.json"
+done
+if [ "${BLESS_LIVE:-1}" != 0 ]; then
+  "$bin" run scenarios/quickstart.toml --backend local --results "$tmp" >"$tmp/log" 2>&1 || [ $? -eq 1 ]
+  cp "$(sed -n 's/^results: //p' "$tmp/log")/result.json" results/baselines/quickstart.live.json
+  echo "blessed results/baselines/quickstart.live.json"
+fi
