@@ -10,6 +10,7 @@ mod backends;
 mod chain;
 mod defences;
 mod harness;
+mod merge_cli;
 mod mock_api;
 mod mock_cli;
 mod mock_compat;
