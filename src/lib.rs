@@ -24,6 +24,20 @@
 //! # Ok(()) }
 //! ```
 
+/// Implements `AddAssign` as a field-by-field sum (counters of shards, callers
+/// or chains adding up). The destructuring makes a field added to the type a
+/// compile error here until it is summed too.
+macro_rules! sum_fields {
+    ($ty:ty { $($field:ident),* $(,)? }) => {
+        impl std::ops::AddAssign for $ty {
+            fn add_assign(&mut self, other: Self) {
+                let Self { $($field),* } = other;
+                $( self.$field += $field; )*
+            }
+        }
+    };
+}
+
 pub mod backends;
 pub mod chain;
 pub mod check;

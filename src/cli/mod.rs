@@ -3,6 +3,7 @@
 mod backends_cmd;
 mod calibrate_cmd;
 mod check_cmd;
+mod merge_cmd;
 mod mock_cmd;
 mod plan_cmd;
 mod run_cmd;
@@ -78,6 +79,8 @@ pub enum Command {
     /// Start, stop or show Redis and DynamoDB Local for manual use.
     #[command(subcommand)]
     Backends(BackendsCommand),
+    /// Merge the results of one run's shards (from several machines) into one result.
+    Merge(merge_cmd::MergeArgs),
 }
 
 /// Arguments of the scenario-driven commands.
@@ -288,6 +291,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => check_cmd::compare(args),
         Command::MockStripe(args) => mock_cmd::run(args).await,
         Command::Backends(cmd) => backends_cmd::run(cmd).await,
+        Command::Merge(args) => merge_cmd::run(args),
     }
 }
 

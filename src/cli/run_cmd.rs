@@ -18,7 +18,7 @@ use crate::report::{
 use crate::scenario::Scenario;
 use crate::sim::SimOptions;
 
-fn run_id(now: crate::clock::Timestamp) -> String {
+pub(super) fn run_id(now: crate::clock::Timestamp) -> String {
     let iso = now.to_iso8601();
     let compact: String = iso.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
     format!(
@@ -193,7 +193,7 @@ pub(super) async fn execute(args: &ScenarioArgs, mode: Mode) -> anyhow::Result<R
     Ok(Ran { result, dir, interrupted, thresholds: scenario.thresholds })
 }
 
-fn print_result(result: &RunResult, dir: &std::path::Path) {
+pub(super) fn print_result(result: &RunResult, dir: &std::path::Path) {
     print!("{}", terminal_table(result));
     if let Some(faults) = fault_table(result) {
         print!("\n{faults}");

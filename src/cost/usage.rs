@@ -60,6 +60,34 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// Adds what another shard of the same run counted: requests, invocations,
+    /// commands, reads and writes, Stripe calls, bytes. The shards ran side by
+    /// side, so the run lasted as long as the longer one. What is derived
+    /// rather than counted (the peaks, the Redis working set, the DynamoDB
+    /// storage) is left as it is, for the caller to recompute over the sum.
+    pub fn add_shard(&mut self, other: &Usage) {
+        self.run_duration_s = self.run_duration_s.max(other.run_duration_s);
+        self.requests += other.requests;
+        self.lambda += other.lambda.clone();
+        self.redis.ops.merge(&other.redis.ops);
+        let (d, o) = (&mut self.dynamodb, &other.dynamodb);
+        d.reads.merge(&o.reads);
+        d.queries.merge(&o.queries);
+        d.writes.merge(&o.writes);
+        d.transferred_bytes += o.transferred_bytes;
+        let (s, o) = (&mut self.stripe, &other.stripe);
+        s.calls += o.calls;
+        s.request_bytes += o.request_bytes;
+        s.response_bytes += o.response_bytes;
+        let (n, o) = (&mut self.network, &other.network);
+        // One shard's estimate makes the sum an estimate: leave it to the model.
+        n.cross_az_bytes = n.cross_az_bytes.zip(o.cross_az_bytes).map(|(a, b)| a + b);
+        n.other_nat_bytes += o.other_nat_bytes;
+        n.other_internet_egress_bytes += o.other_internet_egress_bytes;
+    }
+}
+
 /// Lambda invocations and their billed time.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -89,6 +117,8 @@ impl LambdaUsage {
         self.init_billed_ms_total += units::billed_ms(init);
     }
 }
+
+sum_fields!(LambdaUsage { invocations, billed_duration_ms_total, cold_starts, init_billed_ms_total });
 
 /// A Redis command family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]

@@ -425,16 +425,41 @@ pub(crate) fn usage_of(
         scenario.stripe.live_mode,
     );
     usage.deployment = scenario.cost.deployment.clone();
+    derive_usage(&mut usage, metrics, peaks, chain, webhooks.keys_invalidated, key_space);
+    usage
+}
+
+/// Fills in what a run's usage derives rather than counts, from its measured
+/// totals: the DynamoDB peaks for provisioned capacity and the Stripe peak
+/// (from `peaks`), the Redis working set and the DynamoDB storage (from the
+/// fills, at the mean entry size, at most `key_space` keys). A merge of
+/// shards calls it again over their sum.
+pub(crate) fn derive_usage(
+    usage: &mut Usage,
+    metrics: &RunMetrics,
+    peaks: Peaks,
+    chain: &ChainCounters,
+    keys_invalidated: u64,
+    key_space: u64,
+) {
+    let sets = usage.redis.count(RedisCommand::Set).max(1);
+    let set_bytes = usage
+        .redis
+        .ops
+        .sum_by(|op| if op.command == RedisCommand::Set { op.transferred_bytes as f64 } else { 0.0 });
+    let mean_envelope = (set_bytes / sets as f64) as u64;
+    let mean_data = mean_envelope.saturating_sub(usage::ENVELOPE_OVERHEAD_BYTES);
+    usage.stripe.peak_calls_per_s = Some(peaks.stripe as f64);
     let (reads, writes) = (usage.dynamodb.reads.total().max(1), usage.dynamodb.writes.total().max(1));
     let (read_units, write_units) = (usage.dynamodb.read_units(), usage.dynamodb.write_units());
     // Peaks for provisioned capacity: the busiest second's L1 misses (each a
     // GetItem) and fills (each a PutItem), at the run's mean units per
     // operation; invalidation writes are spread evenly over the run.
-    let per_s = wall.as_secs_f64().max(1.0);
+    let per_s = usage.run_duration_s.max(1.0);
     let any = !metrics.seconds.is_empty();
     usage.dynamodb.peak_read_units_per_s = any.then(|| peaks.reads as f64 * read_units / reads as f64);
-    usage.dynamodb.peak_write_units_per_s = any
-        .then(|| peaks.fills as f64 * write_units / writes as f64 + webhooks.keys_invalidated as f64 / per_s);
+    usage.dynamodb.peak_write_units_per_s =
+        any.then(|| peaks.fills as f64 * write_units / writes as f64 + keys_invalidated as f64 / per_s);
     let keys = (chain.l1_fills + chain.promotions).min(key_space);
     usage.redis.working_set = RedisWorkingSet {
         keys,
@@ -449,7 +474,6 @@ pub(crate) fn usage_of(
         gsi_item_count: items,
         gsi_bytes_total: items * (mean_data + usage::ITEM_OVERHEAD_BYTES),
     };
-    usage
 }
 
 async fn join(tasks: Vec<tokio::task::JoinHandle<CallerReport>>) -> Vec<CallerReport> {

@@ -38,6 +38,8 @@ pub struct WebhookCounts {
     pub keys_invalidated: u64,
 }
 
+sum_fields!(WebhookCounts { applied, duplicates, refused_down, rejected, failed, keys_invalidated });
+
 /// The largest webhook body the endpoint reads.
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
 

@@ -40,6 +40,28 @@ pub(crate) fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+sum_fields!(RateLimited {
+    global_rate,
+    endpoint_rate,
+    global_concurrency,
+    endpoint_concurrency,
+    lock_timeout
+});
+sum_fields!(Faults { status, hang, reset, slow, injected_errors, latency_spikes });
+sum_fields!(Webhooks { delivered, duplicated, reordered, attempts_failed, retries, abandoned });
+sum_fields!(CounterSnapshot {
+    requests,
+    status_2xx,
+    status_4xx,
+    status_5xx,
+    rate_limited,
+    faults,
+    idempotent_replays,
+    mutations,
+    events,
+    webhooks,
+});
+
 /// 429s by `Stripe-Rate-Limited-Reason`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RateLimited {

@@ -35,6 +35,29 @@ pub(crate) fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+sum_fields!(EtiquetteSnapshot {
+    fetches,
+    attempts,
+    succeeded,
+    failed,
+    rate_limited,
+    timeouts,
+    deadline_exceeded,
+    budget,
+    retries,
+    breaker,
+});
+sum_fields!(BudgetCounts { immediate, waited, wait_total_ms, refused, redis_fallbacks });
+sum_fields!(RetryCounts {
+    network,
+    lock_timeout,
+    conflict,
+    server_error,
+    should_retry_header,
+    cut_by_deadline
+});
+sum_fields!(BreakerCounts { opens, closes, short_circuits });
+
 impl Counters {
     /// Counts a retry.
     pub fn retry(&self, reason: RetryReason) {

@@ -3,6 +3,7 @@
 //! cost/staleness/p99 frontier of a sweep. Files are written atomically.
 
 mod files;
+mod merge;
 mod schema;
 mod table;
 
@@ -12,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use self::files::{result_dir, write_all, write_atomic};
+pub use self::merge::{MergeError, merge};
 pub(crate) use self::schema::enum_keyed_map;
 pub use self::schema::{RESULT_SCHEMA_PATH, result_schema, result_schema_text};
 pub use self::table::{fault_table, frontier, terminal_table};

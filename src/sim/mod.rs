@@ -20,6 +20,7 @@ mod tiers;
 use std::time::Duration;
 
 pub use self::latency::{CalibrationError, Dist, TierLatency, newest_live_result};
+pub use self::record::MAX_SERIES;
 pub use self::redis::{Eviction, RedisModel};
 pub use self::space::{KeySpace, data_bytes};
 use crate::harness::{PolicyRun, faults, usage_of};

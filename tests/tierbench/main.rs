@@ -11,6 +11,7 @@ mod chain;
 mod defences;
 mod gate;
 mod harness;
+mod merge_cli;
 mod mock_api;
 mod mock_cli;
 mod mock_compat;
