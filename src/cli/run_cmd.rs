@@ -237,9 +237,7 @@ fn simulate(
     pricing: &Pricing,
     sim: &SimOptions,
 ) -> anyhow::Result<Ran> {
-    for &i in indexes {
-        crate::sim::check(scenario, i).map_err(|e| UsageError(e.to_string()))?;
-    }
+    crate::sim::check(scenario).map_err(|e| UsageError(e.to_string()))?;
     let started = SystemClock.now();
     let id = run_id(started);
     let dir = result_dir(&args.results, &scenario.name, &id);

@@ -114,7 +114,8 @@ impl Drop for ObjectLock<'_> {
     }
 }
 
-fn capacity(rate_per_s: f64, burst: Duration) -> f64 {
+/// A bucket's capacity: `burst` worth of its rate, at least one token.
+pub(crate) fn capacity(rate_per_s: f64, burst: Duration) -> f64 {
     (rate_per_s * burst.as_secs_f64()).max(1.0)
 }
 

@@ -30,7 +30,7 @@ mod expand;
 mod faults;
 mod handle;
 mod idempotency;
-mod limits;
+pub(crate) mod limits;
 mod params;
 mod population;
 mod reads;

@@ -66,7 +66,7 @@ pub enum SimError {
 }
 
 /// Refuses a scenario feature the simulator has no model of.
-pub fn check(scenario: &Scenario, _index: usize) -> Result<(), SimError> {
+pub fn check(scenario: &Scenario) -> Result<(), SimError> {
     let refuse = |key: &str, why: &str| {
         Err(SimError::Unsupported {
             file: scenario.source.display().to_string(),
@@ -94,7 +94,6 @@ pub fn simulate_policy(
     index: usize,
     options: &SimOptions,
 ) -> Result<PolicyRun, SimError> {
-    check(scenario, index)?;
     let space = KeySpace::of(scenario);
     simulate_over(scenario, index, options, space)
 }
@@ -109,7 +108,7 @@ pub fn simulate_over(
     options: &SimOptions,
     space: KeySpace,
 ) -> Result<PolicyRun, SimError> {
-    check(scenario, index)?;
+    check(scenario)?;
     let seed = mix(scenario.seed, 40 + index as u64);
     let policy = scenario.scaled_policy(index);
     let redis = RedisModel::new(space.len(), options.l1_maxmemory, options.eviction, mix(seed, 3));

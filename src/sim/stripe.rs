@@ -11,7 +11,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
+use crate::mock::limits::{TokenBucket, capacity};
 use crate::mock::{CounterSnapshot, LatencyConfig, LimitsConfig};
+use crate::sim::engine::ts;
 use std::sync::Arc;
 
 use crate::clock::{ManualClock, SharedClock, Timestamp};
@@ -27,37 +29,6 @@ use crate::stripe::ObjectKind;
 /// How long a 429 or a 5xx takes to come back (the mock answers before any
 /// modelled latency).
 const REFUSAL_US: u64 = 2_000;
-
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    rate_per_us: f64,
-    capacity: f64,
-    tokens: f64,
-    at: u64,
-}
-
-impl Bucket {
-    fn new(rate_per_s: f64, burst: Duration) -> Self {
-        let capacity = (rate_per_s * burst.as_secs_f64()).max(1.0);
-        Bucket { rate_per_us: rate_per_s / 1e6, capacity, tokens: capacity, at: 0 }
-    }
-
-    fn try_take(&mut self, now: u64) -> bool {
-        self.tokens =
-            (self.tokens + now.saturating_sub(self.at) as f64 * self.rate_per_us).min(self.capacity);
-        self.at = self.at.max(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn refund(&mut self) {
-        self.tokens = (self.tokens + 1.0).min(self.capacity);
-    }
-}
 
 /// What one fetch (its retries included) came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,7 +85,7 @@ pub struct StripeModel {
     latency: LatencyConfig,
     /// Per kind: the mock's distribution (scaled), or a live run's.
     tables: [Dist; 4],
-    limits: Option<(Bucket, [Bucket; 4], Option<u32>)>,
+    limits: Option<(TokenBucket, [TokenBucket; 4], Option<u32>)>,
     in_flight: BinaryHeap<Reverse<u64>>,
     faults: Vec<FaultSpec>,
     retry: RetryPolicy,
@@ -157,8 +128,12 @@ impl StripeModel {
         let l = LimitsConfig::default();
         let global = if s.live_mode { l.global_live_per_s } else { l.global_test_per_s };
         let limits = s.rate_limits.then(|| {
-            let per = |k: ObjectKind| Bucket::new(l.endpoint_per_s[endpoint(k).index()], l.burst);
-            (Bucket::new(global, l.burst), ObjectKind::ALL.map(per), l.concurrency)
+            let bucket = |rate: f64| TokenBucket::new(rate, capacity(rate, l.burst), ts(0));
+            (
+                bucket(global),
+                ObjectKind::ALL.map(|k| bucket(l.endpoint_per_s[endpoint(k).index()])),
+                l.concurrency,
+            )
         });
         let tables = ObjectKind::ALL.map(|k| match &measured {
             Some(d) => d.clone(),
@@ -331,11 +306,11 @@ impl StripeModel {
             return None;
         };
         let rl = &mut self.counters.rate_limited;
-        if !endpoints[kind as usize].try_take(now) {
+        if !endpoints[kind as usize].try_take(ts(now)) {
             rl.endpoint_rate += 1;
             return Some(rate_limited());
         }
-        if !global.try_take(now) {
+        if !global.try_take(ts(now)) {
             endpoints[kind as usize].refund();
             rl.global_rate += 1;
             return Some(rate_limited());
