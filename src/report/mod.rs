@@ -1,8 +1,10 @@
 //! Results: the versioned `result.json` (histograms serialized so runs merge
-//! exactly), `summary.md`, `timeseries.csv`, the terminal table, and the
-//! cost/staleness/p99 frontier of a sweep. Files are written atomically.
+//! exactly), `summary.md`, `timeseries.csv`, `latency.hlog`, the
+//! terminal table, and the cost/staleness/p99 frontier of a sweep. Files
+//! are written atomically.
 
 mod files;
+mod hlog;
 mod schema;
 mod table;
 
@@ -12,6 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use self::files::{result_dir, write_all, write_atomic};
+pub use self::hlog::interval_log;
 pub(crate) use self::schema::enum_keyed_map;
 pub use self::schema::{RESULT_SCHEMA_PATH, result_schema, result_schema_text};
 pub use self::table::{fault_table, frontier, terminal_table};
