@@ -1,10 +1,12 @@
 //! Results: the versioned `result.json` (histograms serialized so runs merge
-//! exactly), `summary.md`, `timeseries.csv`, `latency.hlog`, the
-//! terminal table, and the cost/staleness/p99 frontier of a sweep. Files
+//! exactly), `summary.md`, `timeseries.csv`, `report.html`, `latency.hlog`,
+//! the terminal table, and the cost/staleness/p99 frontier of a sweep. Files
 //! are written atomically.
 
+mod charts;
 mod files;
 mod hlog;
+mod html;
 mod schema;
 mod table;
 
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::files::{result_dir, write_all, write_atomic};
 pub use self::hlog::interval_log;
+pub use self::html::report_html;
 pub(crate) use self::schema::enum_keyed_map;
 pub use self::schema::{RESULT_SCHEMA_PATH, result_schema, result_schema_text};
 pub use self::table::{fault_table, frontier, terminal_table};
