@@ -1,11 +1,12 @@
-//! Writing results: `result.json`, `summary.md` and `timeseries.csv` under
-//! `results/<scenario>/<run-id>/`, each written atomically.
+//! Writing results: `result.json`, `summary.md`, `timeseries.csv`,
+//! `report.html` and `latency.hlog` under `results/<scenario>/<run-id>/`, each
+//! written atomically.
 
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{RunResult, fault_table, terminal_table};
+use super::{RunResult, fault_table, interval_log, report_html, terminal_table};
 
 /// `root/<scenario>/<run-id>`.
 pub fn result_dir(root: &Path, scenario: &str, run_id: &str) -> PathBuf {
@@ -80,13 +81,16 @@ fn summary_md(result: &RunResult) -> String {
     out
 }
 
-/// Writes `result.json`, `summary.md` and `timeseries.csv` into `dir`.
+/// Writes `result.json`, `summary.md`, `timeseries.csv`, `report.html` and
+/// `latency.hlog` into `dir`.
 ///
 /// # Errors
-/// When a file cannot be written.
+/// When a file cannot be written (or a chart or histogram cannot be encoded).
 pub fn write_all(dir: &Path, result: &RunResult) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(result).map_err(io::Error::other)?;
     write_atomic(&dir.join("result.json"), &json)?;
     write_atomic(&dir.join("summary.md"), summary_md(result).as_bytes())?;
-    write_atomic(&dir.join("timeseries.csv"), timeseries_csv(result).as_bytes())
+    write_atomic(&dir.join("timeseries.csv"), timeseries_csv(result).as_bytes())?;
+    write_atomic(&dir.join("report.html"), report_html(result)?.as_bytes())?;
+    write_atomic(&dir.join("latency.hlog"), &interval_log(result)?)
 }

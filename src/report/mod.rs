@@ -1,8 +1,12 @@
 //! Results: the versioned `result.json` (histograms serialized so runs merge
-//! exactly), `summary.md`, `timeseries.csv`, the terminal table, and the
-//! cost/staleness/p99 frontier of a sweep. Files are written atomically.
+//! exactly), `summary.md`, `timeseries.csv`, `report.html`, `latency.hlog`,
+//! the terminal table, and the cost/staleness/p99 frontier of a sweep. Files
+//! are written atomically.
 
+mod charts;
 mod files;
+mod hlog;
+mod html;
 mod merge;
 mod schema;
 mod table;
@@ -13,6 +17,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use self::files::{result_dir, write_all, write_atomic};
+pub use self::hlog::interval_log;
+pub use self::html::report_html;
 pub use self::merge::{MergeError, merge};
 pub(crate) use self::schema::enum_keyed_map;
 pub use self::schema::{RESULT_SCHEMA_PATH, result_schema, result_schema_text};

@@ -43,7 +43,7 @@ pub fn result_schema_text() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
@@ -124,7 +124,7 @@ mod tests {
 
     /// A result as `tierbench run` writes it: two finished policies (node-based
     /// and serverless/provisioned deployments) and one still running.
-    fn run_result() -> RunResult {
+    pub(crate) fn run_result() -> RunResult {
         let pricing = Pricing::defaults();
         let finished = |name: &str, usage: Usage| {
             let run = PolicyRun {

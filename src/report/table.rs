@@ -26,9 +26,14 @@ fn objectives(p: &PolicyResult) -> Vec<f64> {
     vec![s.cost_per_month_usd.unwrap_or(f64::INFINITY), s.stale_read_ratio, s.served_p99_ms, s.error_ratio]
 }
 
+/// Which of `result`'s policies are on the frontier (by [`objectives`]).
+pub(super) fn policy_frontier(result: &RunResult) -> Vec<bool> {
+    frontier(&result.policies.iter().map(objectives).collect::<Vec<_>>())
+}
+
 /// One row per policy: hit ratios, latency, staleness, Stripe calls and 429s.
 pub fn terminal_table(result: &RunResult) -> String {
-    let front = frontier(&result.policies.iter().map(objectives).collect::<Vec<_>>());
+    let front = policy_frontier(result);
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -21,4 +21,5 @@ mod mock_support;
 mod mock_truth;
 mod mock_webhooks;
 mod origin_etiquette;
+mod report_html;
 mod sim;
