@@ -160,7 +160,7 @@ pub(super) async fn execute(args: &ScenarioArgs, mode: Mode) -> anyhow::Result<R
                     interim.policies.truncate(done_before);
                     interim.policies.push(PolicyResult::partial(&name, &ttl, metrics));
                     interim.finished_at = SystemClock.now().to_iso8601();
-                    if let Err(e) = write_all(&dir, &interim) {
+                    if let Err(e) = crate::report::write_partial(&dir, &interim) {
                         eprintln!("warning: cannot flush partial results to {}: {e}", dir.display());
                     }
                 }
@@ -257,7 +257,7 @@ fn simulate(
         );
         result.policies.push(PolicyResult::from_run(&run, pricing, &scenario.cost.options));
         result.finished_at = SystemClock.now().to_iso8601();
-        write_all(&dir, &result)?;
+        crate::report::write_partial(&dir, &result)?;
     }
     result.complete = true;
     write_all(&dir, &result)?;

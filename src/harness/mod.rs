@@ -7,6 +7,7 @@ pub mod dynamo_faults;
 pub mod faults;
 mod mutations;
 pub mod progress;
+mod stripe_series;
 pub mod usage;
 pub mod webhooks;
 
@@ -250,6 +251,7 @@ pub async fn run_policy(
     });
     let ctx = Context { t0, truth: mock.handle().clone(), factory, samples };
     let (done_tx, done_rx) = watch::channel(false);
+    let stripe_series = stripe_series::sample(mock.handle().clone(), t0, done_rx.clone());
     let mut background = Vec::new();
     if scenario.mutations.rate_per_s > 0.0 {
         let rate = scenario.mutations.rate_per_s * scenario.time_scale;
@@ -333,6 +335,7 @@ pub async fn run_policy(
     for b in background {
         let _ = b.await;
     }
+
     let _ = reporter.await;
     let (mut chain, mut rate_limited, mut cold_starts) = (ChainCounters::default(), 0, 0);
     let mut tally = UsageTally::default();
@@ -344,6 +347,9 @@ pub async fn run_policy(
     }
     let webhooks = hook.stop().await;
     let stripe = mock.handle().counters();
+    if let Ok(sampled) = stripe_series.await {
+        stripe_series::record(&mut metrics, sampled, stripe.requests, t0.into());
+    }
     // Every kind of key can be cached once per customer (invoices per invoice).
     let key_space = (universe.customers.len() * 3 + universe.invoices.len()) as u64;
     let peaks = Peaks::of(&metrics);

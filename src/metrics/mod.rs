@@ -140,6 +140,11 @@ pub struct Second {
     pub counts: Counts,
     /// Corrected latency of its requests.
     pub latency: Latency,
+    /// Requests Stripe received in it (retries and background refreshes
+    /// included): live, by wall time since the policy's start, sampled from the
+    /// mock's counter each second; simulated, by virtual time.
+    #[serde(default)]
+    pub stripe_calls: u64,
 }
 
 /// What a run measured; merges exactly with other shards of the same run.
@@ -182,6 +187,14 @@ impl RunMetrics {
         self.second_mut(intended.as_secs()).counts.dropped += 1;
     }
 
+    /// Adds `calls` Stripe requests to the series entry named `second`
+    /// (created if the series has none).
+    pub fn add_stripe_calls(&mut self, second: u64, calls: u64) {
+        if calls > 0 {
+            self.second_mut(second).stripe_calls += calls;
+        }
+    }
+
     fn second_mut(&mut self, second: u64) -> &mut Second {
         let i = match self.seconds.binary_search_by_key(&second, |s| s.second) {
             Ok(i) => i,
@@ -207,6 +220,7 @@ impl RunMetrics {
             let mine = self.second_mut(s.second);
             mine.counts.add(&s.counts);
             mine.latency.merge(&s.latency);
+            mine.stripe_calls += s.stripe_calls;
         }
     }
 

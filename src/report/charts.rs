@@ -343,23 +343,40 @@ pub fn stripe_traffic(p: &PolicyResult) -> Drawn {
             .collect()
     };
     let served = per_s(|c| c.origin);
-    let reached = per_s(|c| c.origin + c.errors);
     let limit = p.cost.as_ref().map(|c| c.stripe.limit_per_s);
     let average = p.summary.stripe_calls_per_s;
-    let peak = reached.iter().map(|(_, r)| *r).fold(average, f64::max);
+    // Results since the series counts Stripe's requests per second draw them;
+    // older ones fall back to served + failed requests (the cost model's peak).
+    let counted = secs.iter().any(|s| s.stripe_calls > 0);
+    let calls: Vec<(f64, f64)> = if counted {
+        secs.iter()
+            .flat_map(|s| {
+                let r = s.stripe_calls as f64 / step;
+                [(s.second as f64, r), (s.second as f64 + step, r)]
+            })
+            .collect()
+    } else {
+        per_s(|c| c.origin + c.errors)
+    };
+    let peak = calls.iter().map(|(_, r)| *r).fold(average, f64::max);
     let top = (peak.max(limit.unwrap_or(0.0)) * 1.15).max(1.0);
     svg(|root| {
         let mut chart = titled(root, title, 64, start..end, 0f64..top)?;
         mesh(&mut chart, "time since start (s)", "per second", &|x| short(*x), &|y| short(*y), 10)?;
         let colour = layer_colour(Outcome::Origin);
-        let failed = layer_colour(Outcome::Error);
-        chart.draw_series(LineSeries::new(reached, failed.stroke_width(1)))?;
-        chart.draw_series(LineSeries::new(served, colour.stroke_width(2)))?;
+        let total = if counted { INK } else { layer_colour(Outcome::Error) };
+        chart.draw_series(LineSeries::new(calls, total.stroke_width(2)))?;
+        chart.draw_series(LineSeries::new(served, colour.stroke_width(1)))?;
         let flat = |y: f64| [(start, y), (end, y)];
-        chart.draw_series(DashedLineSeries::new(flat(average), 3, 4, INK.stroke_width(2)))?;
+        chart.draw_series(DashedLineSeries::new(flat(average), 3, 4, INK.stroke_width(1)))?;
+        let calls_label = if counted {
+            "Stripe calls /s (every request Stripe received)"
+        } else {
+            "served + failed /s (this result counts no calls per second)"
+        };
         let mut entries = vec![
-            (Swatch::Line(colour), "served by Stripe /s".to_owned()),
-            (Swatch::Line(failed), "served + failed /s (cost model's peak)".to_owned()),
+            (Swatch::Line(total), calls_label.to_owned()),
+            (Swatch::Line(colour), "requests served by Stripe /s".to_owned()),
             (Swatch::Dashed(INK), format!("all Stripe calls, average ({} /s)", short(average))),
         ];
         if let (Some(limit), Some(c)) = (limit, &p.cost) {

@@ -87,10 +87,20 @@ fn summary_md(result: &RunResult) -> String {
 /// # Errors
 /// When a file cannot be written (or a chart or histogram cannot be encoded).
 pub fn write_all(dir: &Path, result: &RunResult) -> io::Result<()> {
+    write_partial(dir, result)?;
+    write_atomic(&dir.join("report.html"), report_html(result)?.as_bytes())?;
+    write_atomic(&dir.join("latency.hlog"), &interval_log(result)?)
+}
+
+/// The flush of a run still going: `result.json`, `summary.md` and
+/// `timeseries.csv` only. The report and the interval log are drawn once a
+/// policy ends, so no flush blocks the load's runtime for long.
+///
+/// # Errors
+/// When a file cannot be written.
+pub fn write_partial(dir: &Path, result: &RunResult) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(result).map_err(io::Error::other)?;
     write_atomic(&dir.join("result.json"), &json)?;
     write_atomic(&dir.join("summary.md"), summary_md(result).as_bytes())?;
-    write_atomic(&dir.join("timeseries.csv"), timeseries_csv(result).as_bytes())?;
-    write_atomic(&dir.join("report.html"), report_html(result)?.as_bytes())?;
-    write_atomic(&dir.join("latency.hlog"), &interval_log(result)?)
+    write_atomic(&dir.join("timeseries.csv"), timeseries_csv(result).as_bytes())
 }

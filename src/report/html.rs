@@ -227,9 +227,10 @@ fn policy_section(out: &mut String, i: usize, p: &PolicyResult) -> io::Result<()
         out,
         &format!("chart-stripe-{i}"),
         charts::stripe_traffic(p),
-        "Per second, by intended start: requests answered by Stripe, and those plus failed requests (what the \
-         cost model takes as the peak). These count requests, not Stripe calls: retries and background \
-         refreshes show only in the run average of all calls.",
+        "Stripe calls per second (every request the mock Stripe received, retries and background refreshes \
+         included; live runs sample its counter each second of wall time, simulated ones count virtual \
+         time) against the account limit, and the requests served by Stripe per second (by intended \
+         start). Results written before calls were counted per second show served + failed requests instead.",
     )?;
     figure(
         out,

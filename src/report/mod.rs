@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use self::files::{result_dir, write_all, write_atomic};
+pub use self::files::{result_dir, write_all, write_atomic, write_partial};
 pub use self::hlog::interval_log;
 pub use self::html::report_html;
 pub use self::merge::{MergeError, merge};

@@ -117,7 +117,11 @@ pub fn simulate_over(
     let engine = engine::Engine::new(scenario, policy.clone(), space, redis, tiers, seed, etiquette);
     let out = engine.run(space::Requests::new(scenario, space), space::Mutations::new(scenario, space));
     let peaks = out.recorder.peaks();
-    let (metrics, tally) = out.recorder.finish(data_bytes);
+    let step = out.recorder.step();
+    let (mut metrics, tally) = out.recorder.finish(data_bytes);
+    for (second, calls) in (0u64..).zip(&out.stripe.calls_per_second) {
+        metrics.add_stripe_calls(second / step * step, u64::from(*calls));
+    }
     let wall = Duration::from_micros(out.last_finish).max(scenario.duration);
     let mut stripe: CounterSnapshot = out.stripe.counters;
     stripe.mutations = out.mutations;

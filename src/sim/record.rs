@@ -97,6 +97,11 @@ impl Recorder {
         &mut seconds[i]
     }
 
+    /// Seconds per entry of the time series.
+    pub fn step(&self) -> u64 {
+        self.step.max(1)
+    }
+
     /// The busiest second's counts, from the exact per-second counts.
     pub fn peaks(&self) -> Peaks {
         let max = |i: usize| self.per_second.iter().map(|p| u64::from(p[i])).max().unwrap_or(0);

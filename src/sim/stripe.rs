@@ -96,6 +96,8 @@ pub struct StripeModel {
     pub counters: CounterSnapshot,
     /// Attempts that fell inside each fault's window and were hit by it.
     pub injected: Vec<u64>,
+    /// Requests per second of virtual time.
+    pub calls_per_second: Vec<u32>,
 }
 
 /// The mock endpoint a kind is read from, by index into the latency table.
@@ -157,6 +159,7 @@ impl StripeModel {
             guards: Guards::of(etiquette, s.live_mode),
             rng: SplitMix::new(seed),
             counters: CounterSnapshot::default(),
+            calls_per_second: Vec::new(),
             injected: vec![0; scenario.faults.len()],
         }
     }
@@ -236,6 +239,11 @@ impl StripeModel {
     /// One HTTP request at `now`: how long it took and how it failed.
     fn attempt(&mut self, kind: ObjectKind, now: u64) -> (u64, Option<OriginError>) {
         self.counters.requests += 1;
+        let second = usize::try_from(now / 1_000_000).unwrap_or(usize::MAX);
+        if self.calls_per_second.len() <= second {
+            self.calls_per_second.resize(second + 1, 0);
+        }
+        self.calls_per_second[second] += 1;
         let mut extra = 0;
         for (i, f) in self.faults.iter().enumerate() {
             let (start, end) = (f.at.as_micros() as u64, (f.at + f.duration).as_micros() as u64);

@@ -165,4 +165,10 @@ fn a_stripe_outage_fails_reads_unless_stale_if_error_covers_them() {
     assert!(bare.faults[0].errors > 100);
     assert!(covered.metrics.counts.errors * 10 < bare.metrics.counts.errors, "{:?}", covered.metrics.counts);
     assert!(covered.chain.stale_if_error > 100);
+    for run in [&bare, &covered] {
+        let calls: u64 = run.metrics.seconds.iter().map(|s| s.stripe_calls).sum();
+        assert_eq!(calls, run.stripe.requests, "Stripe calls per second add up");
+        let outage = run.metrics.seconds.iter().filter(|s| (60..90).contains(&s.second));
+        assert!(outage.map(|s| s.stripe_calls).sum::<u64>() > 0, "calls to a dead Stripe are calls too");
+    }
 }

@@ -150,6 +150,9 @@ fn a_local_sweep_writes_consistent_results() {
         assert!(p.summary.l1_hit_ratio > 0.2, "Zipf over a small key space hits L1: {:?}", p.summary);
         assert!(p.webhooks.applied > 0 && p.webhooks.rejected == 0, "{:?}", p.webhooks);
         assert_eq!(p.metrics.seconds.iter().map(|s| s.counts.requests).sum::<u64>(), c.requests);
+        let calls: u64 = p.metrics.seconds.iter().map(|s| s.stripe_calls).sum();
+        assert_eq!(calls, p.stripe.requests, "Stripe calls per second add up to the mock's count");
+        assert!(p.metrics.seconds.iter().filter(|s| s.stripe_calls > 0).count() > 2, "spread over seconds");
         let cost = p.cost.as_ref().unwrap_or_else(|| panic!("cost estimated: {:?}", p.cost_error));
         assert_eq!(p.usage.lambda.invocations, c.requests, "one Lambda invocation per request");
         assert!(p.usage.stripe.response_bytes >= 800 * c.origin, "Stripe answers are counted for NAT");
