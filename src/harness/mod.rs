@@ -348,7 +348,7 @@ pub async fn run_policy(
     let webhooks = hook.stop().await;
     let stripe = mock.handle().counters();
     if let Ok(sampled) = stripe_series.await {
-        stripe_series::record(&mut metrics, sampled, stripe.requests, t0.into());
+        stripe_series::record(&mut metrics, sampled, stripe.requests, t0);
     }
     // Every kind of key can be cached once per customer (invoices per invoice).
     let key_space = (universe.customers.len() * 3 + universe.invoices.len()) as u64;
