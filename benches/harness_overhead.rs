@@ -9,7 +9,7 @@
 //! Also prints a bare redis-crate client's rate (the floor of any Rust harness
 //! here) and CPU microseconds per request of both, to attribute the gap.
 //!
-//! `cargo bench --bench harness_overhead [-- --callers 8 --seconds 5 --rounds 5 --threads 1]`
+//! `cargo bench --bench harness_overhead [-- --callers 8 --seconds 5 --rounds 5 --threads 1 --pin 1]`
 
 use std::path::Path;
 use std::sync::Arc;
@@ -48,10 +48,38 @@ fn rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// Pins thread (or process) `pid` (0: the calling thread) to `cpu`.
+fn pin(pid: i32, cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and
+    // sched_setaffinity only read and write the set we pass.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// With two or more CPUs and `--pin 1` (the default), clients run on CPU 1
+/// and Redis on CPU 0, the same for every client measured: the scheduler no
+/// longer moves them onto one core by turns, the largest noise in the ratio.
+/// Decided once, before pinning narrows what `available_parallelism` sees.
+fn client_cpu() -> Option<usize> {
+    static CPU: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *CPU.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (arg("--pin", 1) == 1 && cpus >= 2).then_some(1)
+    })
+}
+
 /// requests/s of `redis-benchmark -t get -c callers -d size` (CSV `rps` column).
 fn redis_benchmark_rps(port: u16, callers: u64, size: usize, n: u64) -> Option<f64> {
+    let mut pinned = vec!["120".to_owned()];
+    if let Some(cpu) = client_cpu() {
+        pinned.extend(["taskset".to_owned(), "-c".to_owned(), cpu.to_string()]);
+    }
     let out = std::process::Command::new("timeout")
-        .args(["120", "redis-benchmark", "-p", &port.to_string(), "-c", &callers.to_string()])
+        .args(pinned)
+        .args(["redis-benchmark", "-p", &port.to_string(), "-c", &callers.to_string()])
         .args(["-n", &n.to_string(), "-t", "get", "-d", &size.to_string(), "--csv"])
         .output()
         .ok()?;
@@ -139,6 +167,10 @@ fn signal_non_redis(pids: &[u32], signal: libc::c_int) {
 fn main() -> anyhow::Result<()> {
     // The runtime `tierbench run` uses (`--threads`, default 1).
     let threads = u16::try_from(arg("--threads", 1)).unwrap_or(1);
+    if let Some(cpu) = client_cpu() {
+        // Before the runtime starts, so its threads inherit the placement.
+        pin(0, cpu);
+    }
     tierbench::cli::runtime(threads)?.block_on(bench())
 }
 
@@ -174,6 +206,14 @@ async fn bench() -> anyhow::Result<()> {
     let redis_keys: Vec<String> = keys.iter().map(|k| chains[0].l1().key_of(k)).collect();
     let pids = backends.process_ids();
     signal_non_redis(&pids, libc::SIGSTOP);
+    if client_cpu().is_some() {
+        for pid in &pids {
+            if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("redis")) {
+                pin(*pid as i32, 0);
+            }
+        }
+        println!("pinned: Redis on CPU 0, every client (tierbench, redis-benchmark, bare client) on CPU 1");
+    }
     let mut ratios = Vec::new();
     for round in 0..rounds {
         let c0 = cpu_s();
