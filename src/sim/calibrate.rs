@@ -1,6 +1,6 @@
 //! Calibration: a live run and a simulated run of the same scenario, metric by
 //! metric, against the tolerances the simulator is held to (hit ratios within
-//! 2 points, Stripe calls within 5 %, p50 and p99 within 20 %).
+//! 2 points, Stripe calls within 5 %, p50 of served requests and p99 within 20 %).
 
 use std::fmt::Write as _;
 
@@ -61,6 +61,7 @@ pub fn compare(live: &PolicyResult, sim: &PolicyResult) -> Vec<MetricDiff> {
     let pct = |v: f64| v * 100.0;
     let row =
         |name: &str, live: f64, sim: f64, tolerance| MetricDiff { name: name.into(), live, sim, tolerance };
+    let served_p50 = |r: &PolicyResult| r.metrics.corrected_served().quantile(0.5).as_secs_f64() * 1e3;
     let layer_p50 = |r: &PolicyResult, o: Outcome| {
         r.metrics.corrected.get(&o).map_or(0.0, |h| h.quantile(0.5).as_secs_f64() * 1e3)
     };
@@ -68,7 +69,10 @@ pub fn compare(live: &PolicyResult, sim: &PolicyResult) -> Vec<MetricDiff> {
         row("L1 hit %", pct(l.l1_hit_ratio), pct(s.l1_hit_ratio), Tolerance::Points(2.0)),
         row("L2 hit % (of L1 misses)", pct(l.l2_hit_ratio), pct(s.l2_hit_ratio), Tolerance::Points(2.0)),
         row("Stripe calls", l.stripe_calls as f64, s.stripe_calls as f64, Tolerance::Percent(5.0)),
-        row("p50 ms", l.p50_ms, s.p50_ms, Tolerance::Percent(20.0)),
+        // The median of served requests: the median of all of them sits where
+        // L1 hits meet fast 429s, so it moves with the error share, which has
+        // its own line.
+        row("p50 ms (served)", served_p50(live), served_p50(sim), Tolerance::Percent(20.0)),
         row("p99 ms", l.p99_ms, s.p99_ms, Tolerance::Percent(20.0)),
         row("stale %", pct(l.stale_read_ratio), pct(s.stale_read_ratio), Tolerance::Shown),
         row("errors", l.errors as f64, s.errors as f64, Tolerance::Shown),
