@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds local container images of Redis and DynamoDB Local from this machine's
-# own binaries, for a Docker engine that cannot pull images (see
-# ../shared/facts/environment.md). Needs redis-server, java and DynamoDB Local
+# own binaries (`docker import` of a root filesystem: the binary, the libraries
+# ldd lists, /etc/passwd), for a Docker engine that cannot pull images (a machine
+# that reaches no container registry). Needs redis-server, java and DynamoDB Local
 # installed (scripts/install-backends.sh) and DOCKER_HOST pointing at an engine.
 #
 # Tags (override with the same variables tierbench reads):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts or stops a private Docker engine for machines without an init system
-# (see ../shared/facts/environment.md). Prints the DOCKER_HOST to export.
+# (Debian's docker.io cannot start itself there). Prints the DOCKER_HOST to export.
 #
 #   scripts/dockerd.sh start   # -> DOCKER_HOST=tcp://127.0.0.1:23750
 #   scripts/dockerd.sh stop

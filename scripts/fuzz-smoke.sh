@@ -3,10 +3,11 @@
 # 20 s by default), starting from the committed seeds. Fails on any crash, leak,
 # timeout or out-of-memory, and prints how many inputs each target ran.
 #
-# Installs what it needs: cargo-fuzz from crates.io when missing, and the
-# nightly toolchain when missing. Where no nightly can be had (a machine whose
-# only toolchain is stable), it builds with the stable compiler and
-# RUSTC_BOOTSTRAP=1, which accepts the -Z flags that sanitizers need.
+# Installs what it needs at the versions pinned in .ci/versions.env: cargo-fuzz
+# (CARGO_FUZZ). It builds with the pinned toolchain (RUST_TOOLCHAIN, the machine's
+# stable compiler) and RUSTC_BOOTSTRAP=1, which accepts the -Z flags that
+# sanitizers need: that is the pinned stand-in for a nightly, so the fuzz build
+# uses the same compiler as every other build, on every machine.
 #
 #   scripts/fuzz-smoke.sh                  # every target, 20 s each
 #   FUZZ_SECONDS=600 scripts/fuzz-smoke.sh scenario
@@ -34,28 +35,24 @@ max_len() {
 start=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - start ))s"; }
 
-if ! command -v cargo-fuzz >/dev/null 2>&1; then
-  echo "== installing cargo-fuzz ($(elapsed))"
-  cargo install cargo-fuzz --locked
-fi
+. scripts/pinned.sh
+check_toolchain
+pinned_cargo cargo-fuzz "$CARGO_FUZZ"
+export RUSTC_BOOTSTRAP=1
+echo "== toolchain: $(rustc --version) with RUSTC_BOOTSTRAP=1 ($(elapsed))"
 
-toolchain=()
-if rustup run nightly rustc --version >/dev/null 2>&1 \
-  || timeout 300 rustup toolchain install nightly --profile minimal >/dev/null 2>&1; then
-  toolchain=(+nightly)
-  echo "== toolchain: $(rustup run nightly rustc --version)"
-else
-  export RUSTC_BOOTSTRAP=1
-  echo "== toolchain: no nightly to be had; $(rustc --version) with RUSTC_BOOTSTRAP=1"
-fi
-
-build=()
+# A smoke run is short, so it builds cargo-fuzz's --dev profile (fuzz/Cargo.toml:
+# unoptimized, line tables only), which compiles several times faster than its
+# default release build (one codegen unit, full debug info); FUZZ_RELEASE=1 for
+# long runs, where speed per input matters.
+build=(--dev)
+[ "${FUZZ_RELEASE:-0}" = 1 ] && build=()
 if [ -n "${FUZZ_TARGET_DIR:-}" ]; then
-  build=(--target-dir "$FUZZ_TARGET_DIR")
+  build+=(--target-dir "$FUZZ_TARGET_DIR")
 fi
 
 echo "== building the fuzz targets ($(elapsed))"
-cargo "${toolchain[@]}" fuzz build "${build[@]}"
+cargo fuzz build "${build[@]}"
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -66,7 +63,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
   log="$scratch/$t.log"
   status=0
-  cargo "${toolchain[@]}" fuzz run "${build[@]}" "$t" "$scratch/$t" "fuzz/corpus/$t" -- \
+  cargo fuzz run "${build[@]}" "$t" "$scratch/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=30 -rss_limit_mb=4096 \
     -print_final_stats=1 >"$log" 2>&1 || status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -87,7 +84,7 @@ done
 echo "== fuzz smoke summary ($(elapsed))"
 printf '%s\n' "${summary[@]}"
 if [ ${#failed[@]} -ne 0 ]; then
-  echo "fuzz smoke: crash in ${failed[*]} (inputs under fuzz/artifacts/; reproduce with cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/FILE)" >&2
+  echo "fuzz smoke: crash in ${failed[*]} (inputs under fuzz/artifacts/; reproduce with RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET fuzz/artifacts/TARGET/FILE)" >&2
   exit 1
 fi
 echo "fuzz smoke: ${#targets[@]} targets, no crash"

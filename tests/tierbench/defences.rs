@@ -212,8 +212,10 @@ async fn early_refresh_renews_hot_keys_before_they_expire() {
 
 /// Fills racing invalidations never leave older data cached: after the last
 /// change of each key and its invalidation, both tiers hold the newest
-/// version or nothing.
+/// version or nothing. It loads DynamoDB Local for a while, so `.ci/run` runs it
+/// alone, after the other tests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "loads the machine, run alone: cargo test --test tierbench defences::racing_fills -- --ignored"]
 async fn racing_fills_and_invalidations_resurrect_nothing() {
     let ops: usize =
         std::env::var("TIERBENCH_RESURRECTION_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);

@@ -1,7 +1,10 @@
 //! Compatibility with an official Stripe SDK: stripe-node reads the mock's
 //! objects, lists and errors into its own types and verifies its webhook
-//! signatures (scripts/compat/stripe_node_check.cjs). Needs node and the SDK
-//! (scripts/compat/install.sh); without them the test fails saying so.
+//! signatures (scripts/compat/stripe_node_check.cjs). Needs node and the SDK at
+//! the version pinned in `.ci/versions.env` (scripts/compat/install.sh); without
+//! them, or with another version cached, the test fails saying so.
+//! `TIERBENCH_COMPAT_DIR` points it at another copy of the SDK instead (what
+//! scripts/compat/drift.sh does with the newest releases).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,16 +19,29 @@ use tierbench::stripe::{CacheKey, ObjectKind};
 use crate::mock_support::{config, customer_with_subscription, start};
 use crate::mock_webhooks::Endpoint as Receiver;
 
-fn compat_dir() -> PathBuf {
+/// Where the SDK is, and the version it must be (none for a chosen copy).
+fn compat_dir() -> (PathBuf, Option<String>) {
+    if let Some(dir) = std::env::var_os("TIERBENCH_COMPAT_DIR") {
+        return (PathBuf::from(dir), None);
+    }
     let cache = std::env::var_os("TIERBENCH_CACHE").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/tierbench")
     });
-    cache.join("compat")
+    (cache.join("compat"), Some(pinned("STRIPE_NODE_NPM")))
+}
+
+/// A version pinned in `.ci/versions.env`.
+fn pinned(key: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/versions.env");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(str::to_owned))
+        .unwrap_or_else(|| panic!("{} pins no {key}", path.display()))
 }
 
 #[tokio::test]
 async fn mock_compat_official_stripe_node_sdk_reads_objects_errors_and_verifies_webhooks() {
-    let dir = compat_dir();
+    let (dir, version) = compat_dir();
     let node = Command::new("node").arg("--version").output();
     assert!(
         node.is_ok_and(|o| o.status.success()),
@@ -36,6 +52,16 @@ async fn mock_compat_official_stripe_node_sdk_reads_objects_errors_and_verifies_
         "the official Stripe SDK is not in {}: run scripts/compat/install.sh",
         dir.display()
     );
+    if let Some(version) = version {
+        let manifest = std::fs::read_to_string(dir.join("node_modules/stripe/package.json")).unwrap();
+        let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        assert_eq!(
+            manifest["version"].as_str(),
+            Some(version.as_str()),
+            "the Stripe SDK in {} is not the version pinned in .ci/versions.env: run scripts/compat/install.sh",
+            dir.display()
+        );
+    }
     let (receiver, hook_url) = Receiver::start(false).await;
     let mut c = config();
     // Rate limits on, the invoice list at 1 request per (never passing) second.
