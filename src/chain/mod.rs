@@ -492,8 +492,10 @@ where
     pub async fn invalidate(&self, key: &CacheKey) -> Result<Invalidated, ChainError> {
         let now = self.clock.now();
         let (l1, l2) = tokio::join!(self.l1.invalidate(key, now), self.l2.expire(key, now));
+        let done = Invalidated { l1: l1?, l2: l2? };
+        // Counted once both tiers took it, as the webhook endpoint counts keys.
         ChainStats::bump(&self.stats.invalidations);
-        Ok(Invalidated { l1: l1?, l2: l2? })
+        Ok(done)
     }
 
     /// Invalidates every live entry of `kind` last updated before `before`

@@ -345,7 +345,9 @@ pub async fn run_policy(
         cold_starts += r.cold_starts;
         tally.merge(&r.usage);
     }
-    let webhooks = hook.stop().await;
+    // The endpoint's chain makes the invalidations: its counters join the callers'.
+    let (webhooks, hook_chain) = hook.stop().await;
+    chain += hook_chain;
     let stripe = mock.handle().counters();
     if let Ok(sampled) = stripe_series.await {
         stripe_series::record(&mut metrics, sampled, stripe.requests, t0);

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use super::callers::LiveChain;
-use crate::chain::{WebhookError, WebhookHandler};
+use crate::chain::{ChainCounters, WebhookError, WebhookHandler};
 use crate::clock::{Clock, SystemClock};
 
 /// What the endpoint saw.
@@ -133,20 +133,22 @@ impl WebhookEndpoint {
         format!("http://{}/webhooks/stripe", self.addr)
     }
 
-    /// Stops serving and returns what it saw.
-    pub async fn stop(mut self) -> WebhookCounts {
+    /// Stops serving and returns what it saw, and what its chain counted
+    /// (the invalidations it made).
+    pub async fn stop(mut self) -> (WebhookCounts, ChainCounters) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         let _ = (&mut self.task).await;
         let c = &self.app.counts;
-        WebhookCounts {
+        let counts = WebhookCounts {
             applied: c.applied.load(Ordering::Relaxed),
             duplicates: c.duplicates.load(Ordering::Relaxed),
             refused_down: c.refused_down.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             keys_invalidated: c.keys.load(Ordering::Relaxed),
-        }
+        };
+        (counts, self.app.chain.stats().snapshot())
     }
 }

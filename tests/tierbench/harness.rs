@@ -149,6 +149,11 @@ fn a_local_sweep_writes_consistent_results() {
         assert_eq!(p.chain.origin_fetches, c.origin, "origin-served reads are origin fetches");
         assert!(p.summary.l1_hit_ratio > 0.2, "Zipf over a small key space hits L1: {:?}", p.summary);
         assert!(p.webhooks.applied > 0 && p.webhooks.rejected == 0, "{:?}", p.webhooks);
+        assert_eq!(
+            p.chain.invalidations, p.webhooks.keys_invalidated,
+            "the webhook endpoint's invalidations are the chain's: {:?}",
+            p.webhooks
+        );
         assert_eq!(p.metrics.seconds.iter().map(|s| s.counts.requests).sum::<u64>(), c.requests);
         let calls: u64 = p.metrics.seconds.iter().map(|s| s.stripe_calls).sum();
         assert_eq!(calls, p.stripe.requests, "Stripe calls per second add up to the mock's count");
