@@ -3,10 +3,18 @@
 # result schema change): the simulated baseline of every gated scenario and,
 # unless BLESS_LIVE=0, the live quickstart on local backends. Commit the files
 # with the change that explains them.
+#
+#   scripts/bless-baselines.sh
+#   TIERBENCH_BIN=target/debug/tierbench BLESS_LIVE=0 scripts/bless-baselines.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin=target/release/tierbench
+# TIERBENCH_BIN: a tierbench already built (simulations are deterministic in
+# any build profile); else the release build.
+bin=${TIERBENCH_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin=target/release/tierbench
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p results/baselines

@@ -99,18 +99,25 @@ impl UsageTally {
         self.stripe_response_bytes += o.stripe_response_bytes * times;
     }
 
-    /// Counts `keys` invalidations of entries of about `data_bytes` each (a
-    /// Redis DEL and a DynamoDB UpdateItem apiece).
+    /// Counts `keys` invalidations of objects of about `data_bytes` each: a
+    /// Redis DEL (a script deleting the entry, its lease and its variants) and, in
+    /// DynamoDB, the UpdateItem that expires the item and leaves its tombstone
+    /// (rewriting its `gsi1` projection too: the index projects every
+    /// attribute, its keys stay) and the strongly consistent Query that looks
+    /// for the object's variants (none found: one 4 KB step).
     pub fn record_invalidations(&mut self, keys: u64, data_bytes: u64) {
         self.redis
             .ops
             .record_n(crate::cost::RedisOp { command: RedisCommand::Del, transferred_bytes: 0 }, keys);
+        let item_bytes = data_bytes + ITEM_OVERHEAD_BYTES;
         let write = ItemWrite {
-            item_bytes: data_bytes + ITEM_OVERHEAD_BYTES,
+            item_bytes,
             mode: WriteMode::Standard,
-            gsi: vec![],
+            gsi: vec![GsiWrite { projected_bytes: item_bytes, key_changed: false }],
         };
         self.dynamodb.writes.record_n(write, keys);
+        let query = crate::cost::ItemRead { consistency: Consistency::Strong, size_bytes: 0 };
+        self.dynamodb.queries.record_n(query, keys);
     }
 
     /// The cost model's input for a run of `run_duration_s` that made

@@ -272,6 +272,101 @@ fn from_item(item: &Item) -> Option<CacheEntry> {
     })
 }
 
+impl DynamoL2 {
+    /// Invalidates the one item of `key` at `now` (see [`L2Store::expire`]);
+    /// whether it held an entry.
+    async fn expire_item(&self, key: &CacheKey, now: Timestamp) -> Result<bool, StoreError> {
+        // Unconditional on the item, so a key with no item gets a tombstone too
+        // (a fill in flight must not create it with older data); conditional on
+        // the tombstone only moving forward. Tombstones carry the GSI keys (an
+        // item without them stalls DynamoDB Local's TTL deletion) and live for
+        // the horizon; the entry itself expires now.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(key)))
+            .condition_expression("attribute_not_exists(#i) OR #i < :ms")
+            .update_expression(
+                "SET #t = :s, #e = :ms, #i = :ms, \
+                 gsi1pk = if_not_exists(gsi1pk, :g), gsi1sk = if_not_exists(gsi1sk, :iso)",
+            )
+            .expression_attribute_names("#t", "ttl")
+            .expression_attribute_names("#e", "expiresAt")
+            .expression_attribute_names("#i", "invalidatedAt")
+            .expression_attribute_values(":s", n(now.plus(TOMBSTONE_HORIZON).as_secs_ceil()))
+            .expression_attribute_values(":ms", n(now.as_millis()))
+            .expression_attribute_values(":g", s(key.kind.gsi1pk()))
+            .expression_attribute_values(":iso", s(now.to_iso8601()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes().is_some_and(|a| a.contains_key("data"))),
+            // A later invalidation got there first: the entry is already gone.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_err("UpdateItem", e)),
+        }
+    }
+
+    /// The variants (API versions, expand sets) stored of `object`'s object:
+    /// its partition's items whose sort key extends the object's, every page,
+    /// strongly consistent (an invalidation must see a variant just written).
+    async fn variants(&self, object: &CacheKey) -> Result<Vec<CacheKey>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :sk)")
+                .projection_expression("pk, sk")
+                .expression_attribute_values(":pk", s(object.pk()))
+                .expression_attribute_values(":sk", s(format!("{}#", object.sk())))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| dynamo_err("Query", e))?;
+            for item in page.items() {
+                if let (Some(pk), Some(sk)) = (get_s(item, "pk"), get_s(item, "sk"))
+                    && let Ok(key) = CacheKey::from_dynamo(pk, sk)
+                {
+                    keys.push(key);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    /// When `object` was last invalidated (its tombstone), strongly consistent.
+    async fn invalidated_at(&self, object: &CacheKey) -> Result<Option<u64>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attrs(object)))
+            .projection_expression("#i")
+            .expression_attribute_names("#i", "invalidatedAt")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_err("GetItem", e))?;
+        Ok(out.item.as_ref().and_then(|i| get_n(i, "invalidatedAt")))
+    }
+}
+
 impl L2Store for DynamoL2 {
     async fn get(&self, key: &CacheKey) -> Result<Lookup, StoreError> {
         let out = self
@@ -330,6 +425,17 @@ impl L2Store for DynamoL2 {
             .send()
             .await;
         match result {
+            // A variant's fill checks its object's tombstone after writing: an
+            // invalidation of the object either came first (seen here: the
+            // variant is expired again) or comes after the write (and finds the
+            // variant by its Query). Either way no stale variant stays.
+            Ok(_) if key.is_variant() => match self.invalidated_at(&key.object()).await? {
+                Some(at) if at >= entry.fetched_at.as_millis() => {
+                    self.expire_item(key, now.max(Timestamp::from_millis(at))).await?;
+                    Ok(WriteOutcome::Invalidated)
+                }
+                _ => Ok(WriteOutcome::Written),
+            },
             Ok(_) => Ok(WriteOutcome::Written),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(ex)) => {
@@ -351,44 +457,16 @@ impl L2Store for DynamoL2 {
     }
 
     async fn expire(&self, key: &CacheKey, now: Timestamp) -> Result<bool, StoreError> {
-        // Unconditional on the item, so a key with no item gets a tombstone too
-        // (a fill in flight must not create it with older data); conditional on
-        // the tombstone only moving forward. Tombstones carry the GSI keys (an
-        // item without them stalls DynamoDB Local's TTL deletion) and live for
-        // the horizon; the entry itself expires now.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(key)))
-            .condition_expression("attribute_not_exists(#i) OR #i < :ms")
-            .update_expression(
-                "SET #t = :s, #e = :ms, #i = :ms, \
-                 gsi1pk = if_not_exists(gsi1pk, :g), gsi1sk = if_not_exists(gsi1sk, :iso)",
-            )
-            .expression_attribute_names("#t", "ttl")
-            .expression_attribute_names("#e", "expiresAt")
-            .expression_attribute_names("#i", "invalidatedAt")
-            .expression_attribute_values(":s", n(now.plus(TOMBSTONE_HORIZON).as_secs_ceil()))
-            .expression_attribute_values(":ms", n(now.as_millis()))
-            .expression_attribute_values(":g", s(key.kind.gsi1pk()))
-            .expression_attribute_values(":iso", s(now.to_iso8601()))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out.attributes().is_some_and(|a| a.contains_key("data"))),
-            // A later invalidation got there first: the entry is already gone.
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
+        let had_entry = self.expire_item(key, now).await?;
+        // The object's tombstone is in place first, so a variant fill landing
+        // from now on sees it (see `put`); variants already written are found
+        // under the object's partition and sort-key prefix: a Query, no scan.
+        if !key.is_variant() {
+            for variant in self.variants(key).await? {
+                self.expire_item(&variant, now).await?;
             }
-            Err(e) => Err(dynamo_err("UpdateItem", e)),
         }
+        Ok(had_entry)
     }
 
     async fn keys_updated_before(

@@ -105,7 +105,10 @@ pub trait L1Store: Send + Sync {
 
     /// Invalidates `key` at `at`: removes the entry, voids its fill lease and
     /// leaves a tombstone for [`TOMBSTONE_HORIZON`] that refuses writes of data
-    /// fetched at or before `at`. Whether there was an entry.
+    /// fetched at or before `at`. When `key` is an object
+    /// ([`CacheKey::object`]), the same holds for every variant of it (API
+    /// versions, expand sets), cached or in flight, without a scan. Whether
+    /// there was an entry.
     fn invalidate(
         &self,
         key: &CacheKey,
@@ -149,7 +152,9 @@ pub trait L2Store: Send + Sync {
 
     /// Invalidates `key` at `now`: the entry expires now, and a tombstone refuses
     /// for [`TOMBSTONE_HORIZON`] writes of data fetched at or before `now`.
-    /// Whether there was an entry.
+    /// When `key` is an object ([`CacheKey::object`]), the same holds for every
+    /// variant of it (API versions, expand sets), cached or in flight, without
+    /// a scan. Whether there was an entry.
     fn expire(&self, key: &CacheKey, now: Timestamp)
     -> impl Future<Output = Result<bool, StoreError>> + Send;
 

@@ -78,16 +78,50 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return {1}
 "#;
 
+/// [`VERSIONED_SET`] for a variant of an object (an API version or an expand
+/// set): also refused when the object's own tombstone `KEYS[3]` is at or after
+/// the fetch (an invalidation of the object covers every variant, cached or in
+/// flight), and the variant's key joins the object's variant set `KEYS[4]`,
+/// which lives at least as long as the variant. Same answers.
+const VARIANT_SET: &str = r#"
+for _, t in ipairs({KEYS[2], KEYS[3]}) do
+  local inv = redis.call('GET', t)
+  if inv and tonumber(inv) >= tonumber(ARGV[4]) then return {2} end
+end
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^{"version":(%d+),'))
+  if v and v > tonumber(ARGV[2]) then return {0, v} end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SADD', KEYS[4], KEYS[1])
+if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
+return {1}
+"#;
+
 /// Invalidates `KEYS[1]` at `ARGV[1]` ms: a tombstone `KEYS[2]` for `ARGV[2]`
-/// ms (never moved back), the entry and the lease `KEYS[3]` deleted. Returns
-/// how many entries were deleted.
+/// ms (never moved back), the entry and the lease `KEYS[3]` deleted. When
+/// `ARGV[3]` is 1 (`KEYS[1]` is an object), so is every variant in the
+/// object's variant set `KEYS[4]` (with its lease), and the set; else
+/// (`KEYS[1]` is a variant) it leaves the set. Returns how many entries were
+/// deleted.
 const INVALIDATE: &str = r#"
 local inv = redis.call('GET', KEYS[2])
 if not inv or tonumber(inv) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 end
 redis.call('DEL', KEYS[3])
-return redis.call('DEL', KEYS[1])
+local n = redis.call('DEL', KEYS[1])
+if ARGV[3] == '1' then
+  for _, k in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    n = n + redis.call('DEL', k)
+    redis.call('DEL', k .. '#lease')
+  end
+  redis.call('DEL', KEYS[4])
+else
+  redis.call('SREM', KEYS[4], KEYS[1])
+end
+return n
 "#;
 
 /// Deletes the lease `KEYS[1]` if it still holds token `ARGV[1]`.
@@ -102,6 +136,7 @@ pub struct RedisL1 {
     conn: ConnectionManager,
     prefix: String,
     set_script: redis::Script,
+    variant_set_script: redis::Script,
     invalidate_script: redis::Script,
     release_script: redis::Script,
     response_timeout: Duration,
@@ -134,6 +169,7 @@ impl RedisL1 {
             conn,
             prefix: options.key_prefix.clone(),
             set_script: redis::Script::new(VERSIONED_SET),
+            variant_set_script: redis::Script::new(VARIANT_SET),
             invalidate_script: redis::Script::new(INVALIDATE),
             release_script: redis::Script::new(RELEASE_LEASE),
             response_timeout: options.response_timeout,
@@ -164,6 +200,12 @@ impl RedisL1 {
     /// The Redis key of `key`'s tombstone (see [`L1Store::invalidate`]).
     pub fn tombstone_of(&self, key: &CacheKey) -> String {
         format!("{}#inv", self.key_of(key))
+    }
+
+    /// The Redis key of the set of cached variants (API versions, expand sets)
+    /// of `key`'s object.
+    pub fn variants_of(&self, key: &CacheKey) -> String {
+        format!("{}#variants", self.key_of(&key.object()))
     }
 
     /// The Redis key of `key`'s fill lease.
@@ -217,8 +259,15 @@ impl L1Store for RedisL1 {
     ) -> Result<WriteOutcome, StoreError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut conn = self.conn.clone();
-        let mut invocation = self.set_script.key(self.key_of(key));
-        invocation.key(self.tombstone_of(key));
+        let mut invocation = if key.is_variant() {
+            let mut i = self.variant_set_script.key(self.key_of(key));
+            i.key(self.tombstone_of(key)).key(self.tombstone_of(&key.object())).key(self.variants_of(key));
+            i
+        } else {
+            let mut i = self.set_script.key(self.key_of(key));
+            i.key(self.tombstone_of(key));
+            i
+        };
         invocation.arg(entry.to_json()?).arg(entry.version).arg(ttl_ms).arg(entry.fetched_at.as_millis());
         let answer: Vec<u64> = self.timed(invocation.invoke_async(&mut conn)).await?;
         Ok(match answer.as_slice() {
@@ -236,8 +285,10 @@ impl L1Store for RedisL1 {
     async fn invalidate(&self, key: &CacheKey, at: Timestamp) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         let mut invocation = self.invalidate_script.key(self.key_of(key));
-        invocation.key(self.tombstone_of(key)).key(self.lease_of(key));
+        invocation.key(self.tombstone_of(key)).key(self.lease_of(key)).key(self.variants_of(key));
         invocation.arg(at.as_millis()).arg(TOMBSTONE_HORIZON.as_millis() as u64);
+        // An object's invalidation reaches its variants; a variant's, itself only.
+        invocation.arg(u8::from(!key.is_variant()));
         let n: u64 = self.timed(invocation.invoke_async(&mut conn)).await?;
         Ok(n > 0)
     }

@@ -70,6 +70,18 @@ impl CacheKey {
         self
     }
 
+    /// The key of the object itself: this one without an API version or
+    /// expansions. Invalidating it invalidates every variant.
+    pub fn object(&self) -> CacheKey {
+        CacheKey { api_version: None, expand: Vec::new(), ..self.clone() }
+    }
+
+    /// Whether this key is a variant of its object (an API version or an
+    /// expand set).
+    pub fn is_variant(&self) -> bool {
+        self.api_version.is_some() || !self.expand.is_empty()
+    }
+
     /// The Redis key under `prefix`:
     /// `{prefix}:{account|platform}:{kind}:{id}[:v={api}][:x={expand,...}]`.
     pub fn redis_key(&self, prefix: &str) -> String {

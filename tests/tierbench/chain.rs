@@ -9,9 +9,10 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveStatus,
 };
 use tierbench::backends::BackendChoice;
-use tierbench::chain::{CacheEntry, Layer, TtlPolicy, checksum};
+use tierbench::chain::{CacheEntry, Layer, TtlPolicy, WebhookHandler, checksum};
 use tierbench::clock::Clock;
-use tierbench::store::{DynamoOptions, L1Store, L2Store, SameVersion, WriteOutcome};
+use tierbench::store::{DynamoOptions, L1Store, L2Store, Lookup, SameVersion, WriteOutcome};
+use tierbench::stripe::webhook::signature_header;
 use tierbench::stripe::{CacheKey, ObjectKind};
 
 use crate::util::{customer, setup};
@@ -50,6 +51,7 @@ on_each_backend!(
     gsi_bulk_invalidation_pages_through_every_stale_entry,
     accounts_never_share_an_entry,
     table_is_created_like_the_seed_template,
+    a_webhook_invalidates_every_variant_of_its_object,
 );
 
 fn cus(id: &str) -> CacheKey {
@@ -360,5 +362,77 @@ async fn table_is_created_like_the_seed_template(choice: BackendChoice) {
     .await;
     let message = wrong.expect_err("a foreign table is refused").to_string();
     assert!(message.contains("not-a-cache") && message.contains("key schema"), "{message}");
+    s.finish().await;
+}
+
+/// A webhook for a customer reaches every variant cached of it (API versions,
+/// `expand[]` sets) in both tiers, and refuses their fills still in flight;
+/// another customer's variants stay cached.
+async fn a_webhook_invalidates_every_variant_of_its_object(choice: BackendChoice) {
+    let s = setup(choice, TtlPolicy::default(), DynamoOptions::default()).await;
+    let body = |id: &str| customer(id, &format!("{id}@example.com"));
+    for id in ["cus_v", "cus_w"] {
+        s.origin.stripe.set("", &format!("/v1/customers/{id}"), 1, &body(id));
+        s.origin.stripe.set("", &format!("/v1/customers/{id}?expand%5B%5D=default_source"), 1, &body(id));
+    }
+    let variants = |id: &str| {
+        let object = cus(id);
+        [
+            object.clone(),
+            object.clone().with_expand(["default_source"]),
+            object.clone().with_api_version("2025-03-31.basil"),
+            object.with_api_version("2025-03-31.basil").with_expand(["default_source"]),
+        ]
+    };
+    for key in variants("cus_v").iter().chain(&variants("cus_w")) {
+        assert_eq!(s.chain.read(key).await.unwrap().layer, Layer::Origin, "{key:?}");
+        assert_eq!(s.chain.read(key).await.unwrap().layer, Layer::L1, "{key:?} cached");
+    }
+    // A fill of a variant fetched before the change, still in flight.
+    let fetched_before = s.clock.now();
+    s.clock.advance(Duration::from_millis(10));
+
+    let handler = WebhookHandler::new(vec!["whsec_variants".into()]);
+    let event = br#"{"id":"evt_v","object":"event","type":"customer.updated","data":{"object":{"id":"cus_v","object":"customer"}}}"#;
+    let now_s = s.clock.now().as_secs();
+    let signature = signature_header(&["whsec_variants"], now_s, event, None);
+    let applied = handler.apply(&s.chain, event, Some(&signature), now_s).await.unwrap();
+    assert_eq!(applied.keys, 1, "one object");
+    assert_eq!(s.chain.stats().snapshot().invalidations, 1);
+
+    for key in &variants("cus_v") {
+        assert!(s.chain.l1().raw_get(key).await.unwrap().is_none(), "{key:?} left L1");
+        match s.chain.l2().get(key).await.unwrap() {
+            Lookup::Found(e) => assert!(e.expires_at <= s.clock.now(), "{key:?} expired in L2"),
+            other => panic!("{key:?}: the item stays as an expired entry, found {other:?}"),
+        }
+    }
+    for key in &variants("cus_w") {
+        assert_eq!(s.chain.read(key).await.unwrap().layer, Layer::L1, "{key:?} untouched");
+    }
+    let late = variants("cus_v")[3].clone();
+    let never_cached = cus("cus_v").with_expand(["sources"]);
+    for key in [&late, &never_cached] {
+        let stale = CacheEntry {
+            version: 1,
+            fetched_at: fetched_before,
+            expires_at: fetched_before.plus(Duration::from_secs(60)),
+            checksum: checksum(&body("cus_v")),
+            api_version: "2025-03-31.basil".into(),
+            account: None,
+            data: body("cus_v"),
+        };
+        let ttl = Duration::from_secs(60);
+        assert_eq!(s.chain.l1().put(key, &stale, ttl).await.unwrap(), WriteOutcome::Invalidated, "{key:?}");
+        let l2 = s.chain.l2().put(key, &stale, s.clock.now(), SameVersion::KeepIfIntact, ttl).await.unwrap();
+        assert_eq!(l2, WriteOutcome::Invalidated, "{key:?}");
+        assert!(
+            !matches!(s.chain.l2().get(key).await.unwrap(), Lookup::Found(e) if e.expires_at > s.clock.now()),
+            "{key:?}: no live stale variant in L2"
+        );
+    }
+    for key in &variants("cus_v") {
+        assert_eq!(s.chain.read(key).await.unwrap().layer, Layer::Origin, "{key:?} refetched");
+    }
     s.finish().await;
 }
