@@ -88,7 +88,8 @@ pinned_npm() {
 # Installs a cargo subcommand from crates.io at its pinned version unless it is.
 pinned_cargo() {
   local crate=$1 version=$2 have
-  have=$(cargo install --list 2>/dev/null | sed -n "s/^$crate v\([^:]*\):$/\1/p")
+  # Its binary, named like the crate, says its version ("cargo-fuzz 0.13.2").
+  have=$("$crate" --version 2>/dev/null | awk '{print $2}' || true)
   if [ "$have" = "$version" ]; then
     echo "pinned: $crate $version (installed)"
     return 0

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
@@ -320,18 +321,26 @@ impl DynamoL2 {
     /// its partition's items whose sort key extends the object's, every page,
     /// strongly consistent (an invalidation must see a variant just written).
     async fn variants(&self, object: &CacheKey) -> Result<Vec<CacheKey>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :sk)")
+            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(object.pk()))
+            .expression_attribute_values(":sk", s(format!("{}#", object.sk())))
+            .consistent_read(true);
+        self.query_keys(query).await
+    }
+
+    /// The cache keys of every item `query` (projecting `pk, sk`) finds,
+    /// every page; items of other writers in the same table are skipped.
+    async fn query_keys(&self, query: QueryFluentBuilder) -> Result<Vec<CacheKey>, StoreError> {
         let mut keys = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :sk)")
-                .projection_expression("pk, sk")
-                .expression_attribute_values(":pk", s(object.pk()))
-                .expression_attribute_values(":sk", s(format!("{}#", object.sk())))
-                .consistent_read(true)
+            let page = query
+                .clone()
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -475,39 +484,20 @@ impl L2Store for DynamoL2 {
         before: Timestamp,
         now: Timestamp,
     ) -> Result<Vec<CacheKey>, StoreError> {
-        let mut keys = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(table::GSI_NAME)
-                .key_condition_expression("gsi1pk = :k AND gsi1sk < :t")
-                .filter_expression("#e > :now")
-                .projection_expression("pk, sk")
-                .expression_attribute_names("#e", "expiresAt")
-                .expression_attribute_values(":k", s(kind.gsi1pk()))
-                .expression_attribute_values(":t", s(before.to_iso8601()))
-                .expression_attribute_values(":now", n(now.as_millis()))
-                .set_limit(self.query_page_size)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| dynamo_err("Query", e))?;
-            for item in page.items() {
-                if let (Some(pk), Some(sk)) = (get_s(item, "pk"), get_s(item, "sk")) {
-                    // Items of other writers in the same table are skipped, not fatal.
-                    if let Ok(key) = CacheKey::from_dynamo(pk, sk) {
-                        keys.push(key);
-                    }
-                }
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(keys),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(table::GSI_NAME)
+            .key_condition_expression("gsi1pk = :k AND gsi1sk < :t")
+            .filter_expression("#e > :now")
+            .projection_expression("pk, sk")
+            .expression_attribute_names("#e", "expiresAt")
+            .expression_attribute_values(":k", s(kind.gsi1pk()))
+            .expression_attribute_values(":t", s(before.to_iso8601()))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .set_limit(self.query_page_size);
+        self.query_keys(query).await
     }
 }
 

@@ -65,27 +65,14 @@ pub fn redact_url(url: &str) -> String {
 /// Stores `ARGV[1]` (an envelope of version `ARGV[2]`, fetched at `ARGV[4]` ms)
 /// under `KEYS[1]` for `ARGV[3]` ms, unless the stored envelope has a higher
 /// version or the tombstone `KEYS[2]` says the key was invalidated at or after
-/// the fetch. Returns {1}, {0, stored version} or {2} (invalidated).
+/// the fetch. For a variant of an object (an API version or an expand set),
+/// `KEYS[3]` is the object's tombstone, which refuses it the same way (an
+/// invalidation of the object covers every variant, cached or in flight), and
+/// the variant joins the object's variant set `KEYS[4]`, which lives at least
+/// as long as the variant. Returns {1}, {0, stored version} or {2} (invalidated).
 const VERSIONED_SET: &str = r#"
-local inv = redis.call('GET', KEYS[2])
-if inv and tonumber(inv) >= tonumber(ARGV[4]) then return {2} end
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local v = tonumber(string.match(cur, '^{"version":(%d+),'))
-  if v and v > tonumber(ARGV[2]) then return {0, v} end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return {1}
-"#;
-
-/// [`VERSIONED_SET`] for a variant of an object (an API version or an expand
-/// set): also refused when the object's own tombstone `KEYS[3]` is at or after
-/// the fetch (an invalidation of the object covers every variant, cached or in
-/// flight), and the variant's key joins the object's variant set `KEYS[4]`,
-/// which lives at least as long as the variant. Same answers.
-const VARIANT_SET: &str = r#"
-for _, t in ipairs({KEYS[2], KEYS[3]}) do
-  local inv = redis.call('GET', t)
+for i = 2, math.min(#KEYS, 3) do
+  local inv = redis.call('GET', KEYS[i])
   if inv and tonumber(inv) >= tonumber(ARGV[4]) then return {2} end
 end
 local cur = redis.call('GET', KEYS[1])
@@ -94,8 +81,10 @@ if cur then
   if v and v > tonumber(ARGV[2]) then return {0, v} end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-redis.call('SADD', KEYS[4], KEYS[1])
-if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
+if #KEYS == 4 then
+  redis.call('SADD', KEYS[4], KEYS[1])
+  if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
+end
 return {1}
 "#;
 
@@ -136,7 +125,6 @@ pub struct RedisL1 {
     conn: ConnectionManager,
     prefix: String,
     set_script: redis::Script,
-    variant_set_script: redis::Script,
     invalidate_script: redis::Script,
     release_script: redis::Script,
     response_timeout: Duration,
@@ -169,7 +157,6 @@ impl RedisL1 {
             conn,
             prefix: options.key_prefix.clone(),
             set_script: redis::Script::new(VERSIONED_SET),
-            variant_set_script: redis::Script::new(VARIANT_SET),
             invalidate_script: redis::Script::new(INVALIDATE),
             release_script: redis::Script::new(RELEASE_LEASE),
             response_timeout: options.response_timeout,
@@ -259,15 +246,11 @@ impl L1Store for RedisL1 {
     ) -> Result<WriteOutcome, StoreError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut conn = self.conn.clone();
-        let mut invocation = if key.is_variant() {
-            let mut i = self.variant_set_script.key(self.key_of(key));
-            i.key(self.tombstone_of(key)).key(self.tombstone_of(&key.object())).key(self.variants_of(key));
-            i
-        } else {
-            let mut i = self.set_script.key(self.key_of(key));
-            i.key(self.tombstone_of(key));
-            i
-        };
+        let mut invocation = self.set_script.key(self.key_of(key));
+        invocation.key(self.tombstone_of(key));
+        if key.is_variant() {
+            invocation.key(self.tombstone_of(&key.object())).key(self.variants_of(key));
+        }
         invocation.arg(entry.to_json()?).arg(entry.version).arg(ttl_ms).arg(entry.fetched_at.as_millis());
         let answer: Vec<u64> = self.timed(invocation.invoke_async(&mut conn)).await?;
         Ok(match answer.as_slice() {
