@@ -103,17 +103,32 @@ async fn serve(
     let _ = ctx.samples.send(sample);
 }
 
-/// Runs one open-loop caller: serves jobs from `jobs` until the channel closes,
-/// announcing itself free on `free` after each.
+/// Opens `n` callers' chains (their connections) at once: a warm fleet, made
+/// before the schedule starts so no request waits for it. Cold starts are
+/// events of their own (`callers.cold_starts_per_s`).
+///
+/// # Errors
+/// When a chain cannot connect.
+pub async fn warm(factory: &ChainFactory, n: usize) -> std::io::Result<Vec<LiveChain>> {
+    let chains = futures_util::future::join_all((0..n).map(|_| factory())).await;
+    chains.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| {
+        std::io::Error::other(format!(
+            "cannot connect the callers' chains ({n} callers) to Redis and DynamoDB"
+        ))
+    })
+}
+
+/// Runs one open-loop caller on its warm `chain`: serves jobs from `jobs`
+/// until the channel closes, announcing itself free on `free` after each.
 pub async fn open_loop(
     id: usize,
     ctx: Context,
+    mut chain: LiveChain,
     mut jobs: mpsc::Receiver<Job>,
     free: mpsc::Sender<usize>,
     cold: Arc<AtomicBool>,
 ) -> CallerReport {
     let mut report = CallerReport::default();
-    let Some(mut chain) = (ctx.factory)().await else { return report };
     if free.send(id).await.is_err() {
         return report;
     }
@@ -136,15 +151,15 @@ pub async fn open_loop(
     report
 }
 
-/// Runs one closed-loop caller: the next request starts when the last returns,
-/// until `stop` turns true.
+/// Runs one closed-loop caller on its warm `chain`: the next request starts
+/// when the last returns, until `stop` turns true.
 pub async fn closed_loop(
     ctx: Context,
+    chain: LiveChain,
     mut workload: Workload,
     mut stop: watch::Receiver<bool>,
 ) -> CallerReport {
     let mut report = CallerReport::default();
-    let Some(chain) = (ctx.factory)().await else { return report };
     while !*stop.borrow_and_update() {
         let at = ctx.t0.elapsed();
         let key = workload.next_key(at);

@@ -222,6 +222,9 @@ pub async fn run_policy(
 
     let universe = universe(mock.handle());
     let progress = Arc::new(progress::Progress::default());
+    let callers_n =
+        Workload::closed_loop(scenario).map_or(scenario.callers.concurrency as usize, |n| n as usize);
+    let mut warm = callers::warm(&factory, callers_n).await?.into_iter();
     let t0 = Instant::now();
     let mut fault_driver =
         faults::FaultDriver::start(&scenario.faults, targets, t0, mock.handle(), hook.down_flag());
@@ -279,7 +282,8 @@ pub async fn run_policy(
                     let mut own = scenario.clone();
                     own.seed = mix(scenario.seed, 100 + i);
                     let w = Workload::new(&own, universe.clone());
-                    tokio::spawn(callers::closed_loop(ctx.clone(), w, halt_rx.clone()))
+                    let chain = warm.next().expect("one warm chain per caller");
+                    tokio::spawn(callers::closed_loop(ctx.clone(), chain, w, halt_rx.clone()))
                 })
                 .collect();
             tokio::select! {
@@ -294,12 +298,13 @@ pub async fn run_policy(
             let (free_tx, free_rx) = mpsc::channel(c);
             let colds: Vec<Arc<AtomicBool>> = (0..c).map(|_| Arc::new(AtomicBool::new(false))).collect();
             let (mut senders, mut tasks) = (Vec::new(), Vec::new());
-            for (id, cold) in colds.iter().enumerate() {
+            for (id, (cold, chain)) in colds.iter().zip(warm.by_ref()).enumerate() {
                 let (tx, rx) = mpsc::channel(1);
                 senders.push(tx);
                 tasks.push(tokio::spawn(callers::open_loop(
                     id,
                     ctx.clone(),
+                    chain,
                     rx,
                     free_tx.clone(),
                     cold.clone(),

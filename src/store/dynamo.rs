@@ -317,9 +317,10 @@ impl DynamoL2 {
         }
     }
 
-    /// The variants (API versions, expand sets) stored of `object`'s object:
-    /// its partition's items whose sort key extends the object's, every page,
-    /// strongly consistent (an invalidation must see a variant just written).
+    /// The variants (API versions, expand sets) of `object` that the table
+    /// holds: the items of its partition whose sort key extends its own, every
+    /// page, strongly consistent (an invalidation must see a variant just
+    /// written).
     async fn variants(&self, object: &CacheKey) -> Result<Vec<CacheKey>, StoreError> {
         let query = self
             .client
