@@ -18,8 +18,9 @@ while getopts c:d:r:n:B opt; do
     *) echo "usage: $0 [-c CONNECTIONS] [-d SECONDS] [-r ROUNDS] [-n RSS_REQUESTS] [-B]" >&2; exit 2 ;;
   esac
 done
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 3; }
 cd "$(git rev-parse --show-toplevel)"
+. scripts/pinned.sh
+pinned_apt wrk
 [ "$build" = 1 ] && cargo build --release --quiet --bin tierbench --example bench_reference
 
 # Servers on core 0, wrk on core 1 (when there are two cores and taskset).

@@ -11,7 +11,8 @@ use tokio::process::{Child, Command};
 use super::probe::{wait_dynamodb, wait_redis};
 use super::restart::RedisProcess;
 use super::{
-    BackendConfig, BackendError, BackendKind, Backends, Endpoints, Lifetime, Running as Provisioned,
+    BackendConfig, BackendError, BackendKind, Backends, DynamoJit, Endpoints, Lifetime,
+    Running as Provisioned,
 };
 
 /// Processes started for one set of backends.
@@ -147,13 +148,11 @@ pub fn find_dynamodb_jar(cache_dir: &Path) -> Result<PathBuf, BackendError> {
     })
 }
 
-/// DynamoDB Local's JVM compiles with C1 only. Its full JIT (C2) takes most
-/// of a 2-core machine for the first seconds of a run, so the load generator
-/// beside it falls behind its schedule (measured: 288 of 3,065 quickstart
-/// requests late, against 32 with C1 only). DynamoDB Local stands in for a
-/// remote service whose CPU is not the client's; C1 code serves its few
-/// hundred operations a second with room to spare.
-const DYNAMODB_JIT: &str = "-XX:TieredStopAtLevel=1";
+/// [`DynamoJit::Quick`]'s JVM flag. DynamoDB Local stands in for a remote
+/// service whose CPU is not the client's: its full JIT's burst at start would
+/// take most of a 2-core machine from the load generator beside it, while C1
+/// code serves a run's few hundred operations a second with room to spare.
+const QUICK_JIT: &str = "-XX:TieredStopAtLevel=1";
 
 /// `$JAVA_HOME/bin/java`, else `java` on PATH.
 fn find_java() -> Result<PathBuf, BackendError> {
@@ -255,11 +254,11 @@ pub(super) async fn start(config: &BackendConfig, lifetime: Lifetime) -> Result<
     redis.args(&redis_args);
     let jar_dir = jar.parent().unwrap_or(Path::new("."));
     let mut ddb = Command::new(&java);
-    ddb.arg(format!("-Djava.library.path={}", jar_dir.join("DynamoDBLocal_lib").display()))
-        .arg(DYNAMODB_JIT)
-        .arg("-jar")
-        .arg(&jar)
-        .args(["-inMemory", "-disableTelemetry", "-port", &ddb_port.to_string()]);
+    ddb.arg(format!("-Djava.library.path={}", jar_dir.join("DynamoDBLocal_lib").display()));
+    if config.dynamodb_jit == DynamoJit::Quick {
+        ddb.arg(QUICK_JIT);
+    }
+    ddb.arg("-jar").arg(&jar).args(["-inMemory", "-disableTelemetry", "-port", &ddb_port.to_string()]);
 
     let mut running =
         Running { children: Vec::new(), log_dir, remove_logs: lifetime == Lifetime::Scoped, redis: None };

@@ -250,6 +250,7 @@ impl BackendArgs {
             dynamodb_image: self.dynamodb_image.clone(),
             startup_timeout: Duration::from_secs(self.startup_timeout_s),
             cache_dir: self.cache_dir.clone().unwrap_or_else(default_cache_dir),
+            ..BackendConfig::default()
         }
     }
 }

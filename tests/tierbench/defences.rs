@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tierbench::backends::BackendChoice;
+use tierbench::backends::{BackendChoice, BackendConfig, DynamoJit};
 use tierbench::chain::{Defences, Layer, LeaseConfig, TtlPolicy};
 use tierbench::clock::{Clock, SharedClock, SystemClock};
 use tierbench::origin::OriginError;
 use tierbench::store::{DynamoOptions, L1Store, L2Store, Lookup};
 use tierbench::stripe::{CacheKey, ObjectKind};
 
-use crate::util::{LiveChain, backends, chain_on, customer, origin, setup};
+use crate::util::{LiveChain, backends_with, chain_on, customer, origin, setup};
 
 fn policy(defences: Defences) -> TtlPolicy {
     TtlPolicy { defences, ..TtlPolicy::uniform(Duration::from_secs(10), Duration::from_secs(20)) }
@@ -219,7 +219,10 @@ async fn early_refresh_renews_hot_keys_before_they_expire() {
 async fn racing_fills_and_invalidations_resurrect_nothing() {
     let ops: usize =
         std::env::var("TIERBENCH_RESURRECTION_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let b = backends(BackendChoice::Local).await;
+    // 100k writes load DynamoDB Local itself for minutes: its full JIT does
+    // them in about half the time of the C1-only default.
+    let full_jit = BackendConfig { dynamodb_jit: DynamoJit::Full, ..BackendConfig::default() };
+    let b = backends_with(BackendChoice::Local, full_jit).await;
     let o = origin().await;
     let clock: SharedClock = SystemClock::shared();
     let chain = Arc::new(

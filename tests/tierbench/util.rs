@@ -19,7 +19,12 @@ pub type LiveChain = CacheChain<RedisL1, DynamoL2, StripeHttp>;
 /// Provisions real Redis + DynamoDB Local the way `choice` says, or fails the
 /// test saying what is missing.
 pub async fn backends(choice: BackendChoice) -> Backends {
-    let config = BackendConfig { startup_timeout: Duration::from_secs(90), ..BackendConfig::default() };
+    backends_with(choice, BackendConfig::default()).await
+}
+
+/// [`backends`] with `config` (its startup timeout raised for loaded machines).
+pub async fn backends_with(choice: BackendChoice, config: BackendConfig) -> Backends {
+    let config = BackendConfig { startup_timeout: Duration::from_secs(90), ..config };
     match provision(choice, &config, Lifetime::Scoped).await {
         Ok(b) => b,
         Err(e) => panic!(
