@@ -5,12 +5,13 @@
 pub mod defences;
 mod entry;
 pub mod flights;
+pub mod meter;
 pub mod policy;
+pub mod read_path;
 mod stats;
 mod webhook;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
@@ -19,12 +20,15 @@ use tracing::debug;
 pub use self::defences::{Defences, Freshness, LeaseConfig};
 pub use self::entry::{CacheEntry, checksum, stored_data};
 pub use self::flights::{Flights, Role};
+pub use self::meter::{Meter, MeterCounts};
 pub use self::policy::{Tier, TtlPolicy};
-pub use self::stats::{ChainCounters, ChainStats};
+use self::read_path::{Failure, Found, Input, Lease, ReadPath, Step};
+pub use self::read_path::{FetchTime, key_salt};
+pub use self::stats::{ChainCounters, ChainStats, Count, Counter};
 pub use self::webhook::{Applied, WebhookError, WebhookHandler};
 use crate::clock::{SharedClock, Timestamp};
 use crate::origin::{Origin, OriginError};
-use crate::store::{L1Store, L2Store, Lookup, SameVersion, StoreError, WriteOutcome};
+use crate::store::{L1Store, L2Store, Lookup, SameVersion, StoreError};
 use crate::stripe::{CacheKey, ObjectKind};
 
 /// The layer that served a read.
@@ -39,19 +43,20 @@ pub enum Layer {
     Origin,
 }
 
-/// A served read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Served {
+/// A served read (of a [`CacheEntry`] live; of a model's entry in the simulator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Served<E = CacheEntry> {
     /// Which layer answered.
     pub layer: Layer,
     /// The entry served (for an origin read, as written to L2).
-    pub entry: CacheEntry,
+    pub entry: E,
     /// Served past its expiry by a stale-while-revalidate or stale-if-error window.
     pub stale: bool,
 }
 
-impl Served {
-    fn fresh(layer: Layer, entry: CacheEntry) -> Self {
+impl<E> Served<E> {
+    /// Served by `layer` before its expiry.
+    pub fn fresh(layer: Layer, entry: E) -> Self {
         Served { layer, entry, stale: false }
     }
 }
@@ -90,13 +95,14 @@ pub struct ChainGroup {
     refreshing: Arc<Flights<()>>,
 }
 
-/// A stable per-key salt for the chain's deterministic draws.
-fn key_salt(key: &CacheKey) -> u64 {
-    key.id.bytes().fold(key.kind as u64, |h, b| crate::rng::mix(h, u64::from(b)))
-}
+/// The live read path's machine.
+type LivePath = ReadPath<CacheEntry, OriginError>;
+/// The live read path's steps.
+type LiveStep = Step<CacheEntry, OriginError>;
 
-/// The read-through chain over an L1, an L2 and an origin. Clones share
-/// counters, flights and background refreshes.
+/// The read-through chain over an L1, an L2 and an origin: the live driver of
+/// [`read_path`], performing its steps against the tiers and the origin.
+/// Clones share counters, flights, background refreshes and the fetch-time mean.
 #[derive(Debug, Clone)]
 pub struct CacheChain<L1, L2, O> {
     l1: L1,
@@ -107,8 +113,19 @@ pub struct CacheChain<L1, L2, O> {
     stats: Arc<ChainStats>,
     flights: Arc<Flights<Flight>>,
     refreshing: Arc<Flights<()>>,
-    /// Mean origin fetch time, µs (XFetch's delta), updated as fetches land.
-    fetch_us: Arc<AtomicU64>,
+    /// XFetch's delta, updated as fetches land.
+    fetch_time: Arc<FetchTime>,
+    /// The operations performed.
+    meter: Arc<Meter>,
+}
+
+/// What a driver holds while it performs a read's steps.
+#[derive(Default)]
+struct Held<'a> {
+    leader: Option<flights::Leader<'a, Flight>>,
+    lease: Option<u64>,
+    object: Option<(Timestamp, crate::origin::OriginObject)>,
+    started: Option<Timestamp>,
 }
 
 impl<L1, L2, O> CacheChain<L1, L2, O>
@@ -129,7 +146,8 @@ where
             stats: Arc::default(),
             flights: Arc::default(),
             refreshing: Arc::default(),
-            fetch_us: Arc::new(AtomicU64::new(300_000)),
+            fetch_time: Arc::default(),
+            meter: Arc::default(),
         }
     }
 
@@ -145,6 +163,11 @@ where
     /// The chain's counters (shared: they keep counting).
     pub fn stats(&self) -> &Arc<ChainStats> {
         &self.stats
+    }
+
+    /// The operations the chain performed (shared: it keeps counting).
+    pub fn meter(&self) -> &Arc<Meter> {
+        &self.meter
     }
 
     /// The L1 tier.
@@ -171,140 +194,18 @@ where
     /// [`ChainError::Origin`] when neither tier could serve and the origin failed
     /// (or a 404 is remembered).
     pub async fn read(&self, key: &CacheKey) -> Result<Served, ChainError> {
-        let d = &self.policy.defences;
-        let now = self.clock.now();
-        let mut fallback = None;
-        if let Some(entry) = self.read_l1(key).await {
-            if entry.is_negative() {
-                if entry.is_live(now) {
-                    ChainStats::bump(&self.stats.negative_hits);
-                    return Err(OriginError::NotFound(key.id.clone()).into());
-                }
-            } else {
-                match d.freshness(entry.expires_at, now) {
-                    Freshness::Fresh => {
-                        ChainStats::bump(&self.stats.l1_hits);
-                        if d.early_refresh_beta > 0.0
-                            && d.refresh_early(
-                                entry.expires_at,
-                                now,
-                                self.fetch_delta(),
-                                self.policy.jitter_seed,
-                                key_salt(key),
-                            )
-                        {
-                            ChainStats::bump(&self.stats.early_refreshes);
-                            self.refresh_in_background(key);
-                        }
-                        return Ok(Served::fresh(Layer::L1, entry));
-                    }
-                    Freshness::Revalidate => {
-                        ChainStats::bump(&self.stats.stale_served);
-                        self.refresh_in_background(key);
-                        return Ok(Served { layer: Layer::L1, entry, stale: true });
-                    }
-                    Freshness::IfError => fallback = Some((Layer::L1, entry)),
-                    Freshness::Dead => {}
-                }
-            }
-        }
-        ChainStats::bump(&self.stats.l1_misses);
-        // Boxed: the L2 and origin paths hold SDK futures of several KB that an
+        let mut path = LivePath::new(key.kind, key_salt(key.kind, &key.id), self.fetch_time.delta());
+        let input = Input::L1(self.lookup_l1(key).await);
+        let data = if let Input::L1(Found::Entry(e)) = &input { e.data.len() as u64 } else { 0 };
+        self.meter_step(&path, &Step::ReadL1, &input, data);
+        let step = path.step(&self.policy, self.clock.now(), input, &mut &*self.stats);
+        // Boxed: the L2 and origin steps hold SDK futures of several KB that an
         // L1 hit, the common case, should not build and move.
-        let result = Box::pin(self.read_coalesced(key, fallback)).await;
+        let result = match step {
+            Step::Done { result, refresh } => self.finish(key, result, refresh, None),
+            step => Box::pin(self.drive(key, path, step)).await,
+        };
         result.map_err(ChainError::from)
-    }
-
-    /// The miss path, shared with concurrent misses of `key` when coalescing.
-    async fn read_coalesced(&self, key: &CacheKey, fallback: Option<(Layer, CacheEntry)>) -> Flight {
-        if !self.policy.defences.coalesce {
-            return self.read_below_l1(key, fallback).await;
-        }
-        match self.flights.join(key) {
-            Role::Leader(leader) => {
-                let result = self.read_below_l1(key, fallback).await;
-                leader.finish(result.clone());
-                result
-            }
-            Role::Follower(follower) => {
-                ChainStats::bump(&self.stats.coalesced);
-                match follower.wait().await {
-                    Some(result) => result,
-                    // The leader gave up (cancelled): go alone.
-                    None => self.read_below_l1(key, fallback).await,
-                }
-            }
-        }
-    }
-
-    async fn read_below_l1(&self, key: &CacheKey, mut fallback: Option<(Layer, CacheEntry)>) -> Flight {
-        let now = self.clock.now();
-        let same_version = match self.read_l2(key).await {
-            Ok(entry) => match self.policy.defences.freshness(entry.expires_at, now) {
-                Freshness::Fresh => {
-                    ChainStats::bump(&self.stats.l2_hits);
-                    self.promote(key, &entry).await;
-                    return Ok(Served::fresh(Layer::L2, entry));
-                }
-                Freshness::Revalidate => {
-                    ChainStats::bump(&self.stats.stale_served);
-                    self.refresh_in_background(key);
-                    return Ok(Served { layer: Layer::L2, entry, stale: true });
-                }
-                Freshness::IfError => {
-                    fallback = fallback.or(Some((Layer::L2, entry)));
-                    SameVersion::KeepIfIntact
-                }
-                Freshness::Dead => SameVersion::KeepIfIntact,
-            },
-            Err(same_version) => same_version,
-        };
-        ChainStats::bump(&self.stats.l2_misses);
-        match self.fetch_leased(key, same_version).await {
-            Ok(served) => Ok(served),
-            Err(e) if !matches!(e, OriginError::NotFound(_)) && fallback.is_some() => {
-                ChainStats::bump(&self.stats.stale_if_error);
-                let (layer, entry) = fallback.unwrap_or_else(|| unreachable!("checked above"));
-                Ok(Served { layer, entry, stale: true })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The fill, behind a cross-instance lease when the policy has one: the
-    /// lease holder fills; the others wait for its fill in L1, then go alone.
-    async fn fetch_leased(&self, key: &CacheKey, same_version: SameVersion) -> Flight {
-        let Some(lease) = self.policy.defences.lease else {
-            return self.fetch_and_fill(key, same_version).await.map(|e| Served::fresh(Layer::Origin, e));
-        };
-        match self.l1.acquire_lease(key, lease.ttl).await {
-            Ok(Some(token)) => {
-                let filled = self.fetch_and_fill(key, same_version).await;
-                if self.l1.release_lease(key, token).await.is_err() {
-                    ChainStats::bump(&self.stats.l1_errors);
-                }
-                filled.map(|e| Served::fresh(Layer::Origin, e))
-            }
-            Ok(None) => {
-                ChainStats::bump(&self.stats.lease_waits);
-                let deadline = tokio::time::Instant::now() + lease.wait;
-                while tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(lease.poll).await;
-                    if let Some(entry) = self.read_l1(key).await
-                        && !entry.is_negative()
-                        && entry.is_live(self.clock.now())
-                    {
-                        return Ok(Served::fresh(Layer::L1, entry));
-                    }
-                }
-                ChainStats::bump(&self.stats.lease_timeouts);
-                self.fetch_and_fill(key, same_version).await.map(|e| Served::fresh(Layer::Origin, e))
-            }
-            Err(_) => {
-                ChainStats::bump(&self.stats.l1_errors);
-                self.fetch_and_fill(key, same_version).await.map(|e| Served::fresh(Layer::Origin, e))
-            }
-        }
     }
 
     /// Fetches `key` from the origin and writes both tiers, whatever they hold
@@ -313,137 +214,121 @@ where
     /// # Errors
     /// When the origin fails.
     pub async fn refresh(&self, key: &CacheKey) -> Result<CacheEntry, OriginError> {
-        self.fetch_and_fill(key, SameVersion::KeepIfIntact).await
+        let path = LivePath::refresh(key.kind, key_salt(key.kind, &key.id));
+        let step = path.first();
+        self.drive(key, path, step).await.map(|s| s.entry)
     }
 
-    /// Refreshes `key` from the origin in a background task, once per key at
-    /// a time (stale-while-revalidate, early refresh).
-    fn refresh_in_background(&self, key: &CacheKey) {
-        let Role::Leader(leader) = self.refreshing.join(key) else {
-            return;
-        };
-        drop(leader); // the refresh task below holds its own flight
-        let me = self.clone();
-        let key = key.clone();
-        tokio::spawn(async move {
-            let Role::Leader(flight) = me.refreshing.join(&key) else {
-                return;
+    /// Performs `path`'s steps from `step` until the read is over, metering
+    /// each operation as it is performed.
+    async fn drive(&self, key: &CacheKey, mut path: LivePath, mut step: LiveStep) -> Flight {
+        let mut held = Held::default();
+        loop {
+            let step_now = match step {
+                Step::Done { result, refresh } => return self.finish(key, result, refresh, held.leader),
+                other => other,
             };
-            if me.fetch_and_fill(&key, SameVersion::KeepIfIntact).await.is_ok() {
-                ChainStats::bump(&me.stats.refreshes);
-            }
-            flight.finish(());
-        });
-    }
-
-    /// XFetch's delta: how long a refresh takes, from recent fetches.
-    fn fetch_delta(&self) -> Duration {
-        Duration::from_micros(self.fetch_us.load(Ordering::Relaxed))
-    }
-
-    /// The L1 entry under `key`, live or not (expiry is the caller's decision);
-    /// `None` when absent, corrupt (then deleted) or L1 failed.
-    async fn read_l1(&self, key: &CacheKey) -> Option<CacheEntry> {
-        let lookup = match self.l1.get(key).await {
-            Ok(l) => l,
-            Err(e) => {
-                ChainStats::bump(&self.stats.l1_errors);
-                // Counted (`l1_errors`) and reported per fault window; one
-                // line per failed read would drown the terminal in an outage.
-                debug!(?key, error = %e, "L1 read failed; falling through");
-                return None;
-            }
-        };
-        match lookup {
-            Lookup::Found(e) if e.checksum_ok() => Some(e),
-            Lookup::Absent => None,
-            Lookup::Found(_) | Lookup::Corrupt => {
-                ChainStats::bump(&self.stats.l1_checksum_failures);
-                // Delete it so the fill that follows is not judged against a
-                // version number read from damaged data.
-                if self.l1.delete(key).await.is_err() {
-                    ChainStats::bump(&self.stats.l1_errors);
+            let mut bytes = 0;
+            let input = match &step_now {
+                Step::Done { .. } => unreachable!("handled above"),
+                Step::ReadL1 => Input::L1(self.lookup_l1(key).await),
+                Step::DeleteL1 => Input::Deleted(self.l1.delete(key).await.is_ok()),
+                Step::JoinFlight => Input::Flight(match self.flights.join(key) {
+                    Role::Leader(leader) => {
+                        held.leader = Some(leader);
+                        read_path::Flight::Lead
+                    }
+                    Role::Follower(follower) => match follower.wait().await {
+                        Some(result) => read_path::Flight::Joined(result),
+                        None => read_path::Flight::Alone,
+                    },
+                }),
+                Step::ReadL2 => Input::L2(self.lookup_l2(key).await),
+                Step::Promote { ttl, retain } => {
+                    let now = self.clock.now();
+                    let l2 = path.held().unwrap_or_else(|| unreachable!("a promotion holds its entry"));
+                    bytes = l2.data.len();
+                    let entry = CacheEntry { expires_at: now.plus(*ttl), ..l2.clone() };
+                    Input::Promoted(self.l1.put(key, &entry, *ttl + *retain).await.map_err(drop))
                 }
-                None
-            }
-        }
-    }
-
-    /// The intact L2 entry (expired ones too, for stale serving), or why there
-    /// is none.
-    async fn read_l2(&self, key: &CacheKey) -> Result<CacheEntry, SameVersion> {
-        let lookup = match self.l2.get(key).await {
-            Ok(l) => l,
-            Err(e) => {
-                ChainStats::bump(&self.stats.l2_errors);
-                debug!(pk = %key.pk(), sk = %key.sk(), error = %e, "L2 read failed; falling through");
-                return Err(SameVersion::KeepIfIntact);
-            }
-        };
-        match lookup {
-            Lookup::Found(e) if e.checksum_ok() => {
-                if !e.is_live(self.clock.now()) {
-                    ChainStats::bump(&self.stats.l2_expired);
+                Step::AcquireLease { ttl } => Input::Lease(match self.l1.acquire_lease(key, *ttl).await {
+                    Ok(Some(token)) => {
+                        held.lease = Some(token);
+                        Lease::Taken
+                    }
+                    Ok(None) => Lease::Held,
+                    Err(_) => Lease::Failed,
+                }),
+                Step::Poll { after } => {
+                    tokio::time::sleep(*after).await;
+                    Input::L1(self.lookup_l1(key).await)
                 }
-                Ok(e)
-            }
-            Lookup::Absent => Err(SameVersion::KeepIfIntact),
-            // The fill that follows replaces it, even with the same version.
-            Lookup::Found(_) | Lookup::Corrupt => {
-                ChainStats::bump(&self.stats.l2_checksum_failures);
-                Err(SameVersion::Replace)
-            }
+                Step::Fetch => {
+                    let started = self.clock.now();
+                    held.started = Some(started);
+                    Input::Fetched(match self.origin.fetch(key).await {
+                        Ok(object) => {
+                            self.fetch_time.note(self.clock.now().since(started));
+                            bytes = object.data.len();
+                            held.object = Some((started, object));
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    })
+                }
+                Step::Fill { l1_ttl, l2_ttl, retain, same_version } => {
+                    let (started, object) =
+                        held.object.take().unwrap_or_else(|| unreachable!("a fill follows a fetch"));
+                    self.fill(key, started, object, [*l1_ttl, *l2_ttl], *retain, *same_version).await
+                }
+                Step::RememberNotFound { ttl } => {
+                    let at = held.started.unwrap_or_else(|| self.clock.now());
+                    let entry = CacheEntry::negative(at, at.plus(*ttl), key.account.clone());
+                    bytes = entry.data.len();
+                    Input::Remembered(self.l1.put(key, &entry, *ttl).await.map_err(drop))
+                }
+                Step::ReleaseLease => {
+                    let token =
+                        held.lease.take().unwrap_or_else(|| unreachable!("a release follows a lease"));
+                    Input::Released(self.l1.release_lease(key, token).await.is_ok())
+                }
+            };
+            let bytes = match &input {
+                Input::L1(Found::Entry(e)) | Input::L2(Found::Entry(e)) | Input::Filled { entry: e, .. } => {
+                    e.data.len()
+                }
+                _ => bytes,
+            };
+            self.meter_step(&path, &step_now, &input, bytes as u64);
+            step = path.step(&self.policy, self.clock.now(), input, &mut &*self.stats);
         }
     }
 
-    /// Copies an L2 hit into L1 for the rest of its L2 lifetime, capped by the L1 TTL.
-    async fn promote(&self, key: &CacheKey, l2_entry: &CacheEntry) {
-        let now = self.clock.now();
-        let Some(ttl) = self.policy.promote_ttl(key.kind, l2_entry.expires_at, now) else {
-            return;
-        };
-        let entry = CacheEntry { expires_at: now.plus(ttl), ..l2_entry.clone() };
-        let outcome = self.l1.put(key, &entry, ttl + self.policy.defences.retention()).await;
-        self.count_l1_write(outcome, &self.stats.promotions);
-    }
-
-    fn count_l1_write(&self, outcome: Result<WriteOutcome, StoreError>, written: &AtomicU64) {
-        let s = &self.stats;
-        match outcome {
-            Ok(WriteOutcome::Written | WriteOutcome::Current) => ChainStats::bump(written),
-            Ok(WriteOutcome::Conflict { .. }) => ChainStats::bump(&s.l1_conflicts),
-            Ok(WriteOutcome::Invalidated) => ChainStats::bump(&s.resurrections_refused),
-            Err(_) => ChainStats::bump(&s.l1_errors),
+    fn meter_step(
+        &self,
+        path: &LivePath,
+        step: &LiveStep,
+        input: &Input<CacheEntry, OriginError>,
+        data: u64,
+    ) {
+        for op in path.performed(step, input).into_iter().flatten() {
+            self.meter.add(op, meter::op_bytes(op, data));
         }
     }
 
-    /// Fetches `key` from the origin and writes it to both tiers. The entry's
-    /// `fetched_at` is when the fetch started: the data is at least that new,
-    /// and an invalidation after it refuses the write (no resurrection).
-    async fn fetch_and_fill(
+    /// Writes a fetched object to both tiers: the entry's `fetched_at` is when
+    /// the fetch started (the data is at least that new, and an invalidation
+    /// after it refuses the write: no resurrection).
+    async fn fill(
         &self,
         key: &CacheKey,
+        started: Timestamp,
+        object: crate::origin::OriginObject,
+        [l1_ttl, l2_ttl]: [Duration; 2],
+        retain: Duration,
         same_version: SameVersion,
-    ) -> Result<CacheEntry, OriginError> {
-        let started = self.clock.now();
-        let object = match self.origin.fetch(key).await {
-            Ok(o) => o,
-            Err(e) => {
-                ChainStats::bump(&self.stats.origin_errors);
-                if matches!(e, OriginError::NotFound(_)) {
-                    self.remember_not_found(key, started).await;
-                }
-                return Err(e);
-            }
-        };
-        ChainStats::bump(&self.stats.origin_fetches);
+    ) -> read_path::Input<CacheEntry, OriginError> {
         let now = self.clock.now();
-        let took = now.since(started).as_micros() as u64;
-        let mean = self.fetch_us.load(Ordering::Relaxed);
-        self.fetch_us.store(mean - mean / 8 + took / 8, Ordering::Relaxed);
-        let retain = self.policy.defences.retention();
-        let l1_ttl = self.policy.fill_ttl(Tier::L1, key.kind, &key.id, now);
-        let l2_ttl = self.policy.fill_ttl(Tier::L2, key.kind, &key.id, now);
         // Checksum what the envelope keeps: the JSON without a trailing newline.
         let data = stored_data(object.data);
         let l2_entry = CacheEntry {
@@ -460,27 +345,75 @@ where
             self.l1.put(key, &l1_entry, l1_ttl + retain),
             self.l2.put(key, &l2_entry, now, same_version, retain)
         );
-        let s = &self.stats;
-        self.count_l1_write(r1, &s.l1_fills);
-        match r2 {
-            Ok(WriteOutcome::Written) => ChainStats::bump(&s.l2_fills),
-            Ok(WriteOutcome::Current) => ChainStats::bump(&s.l2_current),
-            Ok(WriteOutcome::Conflict { .. }) => ChainStats::bump(&s.l2_conflicts),
-            Ok(WriteOutcome::Invalidated) => ChainStats::bump(&s.resurrections_refused),
-            Err(_) => ChainStats::bump(&s.l2_errors),
-        }
-        Ok(l2_entry)
+        Input::Filled { entry: l2_entry, writes: Some((r1.map_err(drop), r2.map_err(drop))) }
     }
 
-    /// Negative caching: remembers in L1 that Stripe has no `key`.
-    async fn remember_not_found(&self, key: &CacheKey, fetched_at: Timestamp) {
-        let ttl = self.policy.defences.negative_ttl;
-        if ttl.is_zero() {
-            return;
+    /// The end of a read: starts its background refresh and hands its result
+    /// to the misses that joined it.
+    fn finish(
+        &self,
+        key: &CacheKey,
+        result: Result<Served, Failure<OriginError>>,
+        refresh: bool,
+        leader: Option<flights::Leader<'_, Flight>>,
+    ) -> Flight {
+        if refresh {
+            self.refresh_in_background(key);
         }
-        let entry = CacheEntry::negative(fetched_at, fetched_at.plus(ttl), key.account.clone());
-        let outcome = self.l1.put(key, &entry, ttl).await;
-        self.count_l1_write(outcome, &self.stats.negative_fills);
+        let result = result.map_err(|f| match f {
+            Failure::NotFound => OriginError::NotFound(key.id.clone()),
+            Failure::Origin(e) => e,
+        });
+        if let Some(leader) = leader {
+            leader.finish(result.clone());
+        }
+        result
+    }
+
+    /// Refreshes `key` from the origin in a background task, once per key at
+    /// a time (stale-while-revalidate, early refresh).
+    fn refresh_in_background(&self, key: &CacheKey) {
+        let Role::Leader(leader) = self.refreshing.join(key) else {
+            return;
+        };
+        drop(leader); // the refresh task below holds its own flight
+        let me = self.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            let Role::Leader(flight) = me.refreshing.join(&key) else {
+                return;
+            };
+            let _ = me.refresh(&key).await;
+            flight.finish(());
+        });
+    }
+
+    /// What L1 holds under `key`, as the read path takes it. Failures are
+    /// counted by the path and reported per fault window; one line per failed
+    /// read would drown the terminal in an outage.
+    async fn lookup_l1(&self, key: &CacheKey) -> Found<CacheEntry> {
+        match self.l1.get(key).await {
+            Ok(Lookup::Found(e)) if e.checksum_ok() => Found::Entry(e),
+            Ok(Lookup::Absent) => Found::Absent,
+            Ok(Lookup::Found(_) | Lookup::Corrupt) => Found::Corrupt,
+            Err(e) => {
+                debug!(?key, error = %e, "L1 read failed; falling through");
+                Found::Failed
+            }
+        }
+    }
+
+    /// What L2 holds under `key` (expired items too, for stale serving).
+    async fn lookup_l2(&self, key: &CacheKey) -> Found<CacheEntry> {
+        match self.l2.get(key).await {
+            Ok(Lookup::Found(e)) if e.checksum_ok() => Found::Entry(e),
+            Ok(Lookup::Absent) => Found::Absent,
+            Ok(Lookup::Found(_) | Lookup::Corrupt) => Found::Corrupt,
+            Err(e) => {
+                debug!(pk = %key.pk(), sk = %key.sk(), error = %e, "L2 read failed; falling through");
+                Found::Failed
+            }
+        }
     }
 
     /// Removes `key` from both tiers (Redis DEL, DynamoDB expire-now on the

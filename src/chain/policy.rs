@@ -83,14 +83,15 @@ impl TtlPolicy {
         }
     }
 
-    /// The TTL a fill of `key_id` at `now` gets in `tier`: the configured TTL
-    /// shortened by up to `jitter` of itself, deterministically.
-    pub fn fill_ttl(&self, tier: Tier, kind: ObjectKind, key_id: &str, now: Timestamp) -> Duration {
+    /// The TTL a fill at `now` of the key salted `salt` ([`super::key_salt`])
+    /// gets in `tier`: the configured TTL shortened by up to `jitter` of
+    /// itself, deterministically.
+    pub fn fill_ttl(&self, tier: Tier, kind: ObjectKind, salt: u64, now: Timestamp) -> Duration {
         let ttl = self.ttl(tier, kind);
         if self.jitter <= 0.0 {
             return ttl;
         }
-        let h = fnv1a(self.jitter_seed ^ now.as_micros() ^ (tier as u64), key_id.as_bytes());
+        let h = crate::rng::mix(crate::rng::mix(self.jitter_seed ^ (tier as u64), salt), now.as_micros());
         let unit = (h >> 11) as f64 / (1u64 << 53) as f64;
         ttl.mul_f64(1.0 - self.jitter.min(0.999) * unit)
     }
@@ -106,16 +107,6 @@ impl TtlPolicy {
         let remaining = l2_expires_at.since(now);
         (!remaining.is_zero()).then(|| remaining.min(self.ttl(Tier::L1, kind)))
     }
-}
-
-/// FNV-1a, 64 bit: a hash that stays the same across Rust versions and runs.
-fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 #[cfg(test)]
@@ -150,11 +141,10 @@ mod tests {
         let p = TtlPolicy { jitter: 0.2, jitter_seed: 42, ..TtlPolicy::default() };
         let now = Timestamp::from_millis(5);
         let full = p.ttl(Tier::L1, ObjectKind::Customer);
-        let ttls: Vec<_> =
-            (0..200).map(|i| p.fill_ttl(Tier::L1, ObjectKind::Customer, &format!("cus_{i}"), now)).collect();
+        let ttls: Vec<_> = (0..200).map(|i| p.fill_ttl(Tier::L1, ObjectKind::Customer, i, now)).collect();
         assert!(ttls.iter().all(|t| *t <= full && *t >= full.mul_f64(0.8)));
         assert!(ttls.iter().any(|t| *t < full.mul_f64(0.95)), "jitter had no effect");
-        assert_eq!(ttls[7], p.fill_ttl(Tier::L1, ObjectKind::Customer, "cus_7", now));
-        assert_eq!(TtlPolicy::default().fill_ttl(Tier::L1, ObjectKind::Customer, "x", now), full);
+        assert_eq!(ttls[7], p.fill_ttl(Tier::L1, ObjectKind::Customer, 7, now));
+        assert_eq!(TtlPolicy::default().fill_ttl(Tier::L1, ObjectKind::Customer, 0, now), full);
     }
 }

@@ -27,12 +27,39 @@ macro_rules! counters {
             }
         }
 
+        /// One of the chain's counters, named as its field.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Counter {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl Count for ChainCounters {
+            fn bump(&mut self, c: Counter) {
+                match c { $( Counter::$name => self.$name += 1, )* }
+            }
+        }
+
+        impl Count for &ChainStats {
+            fn bump(&mut self, c: Counter) {
+                let a = match c { $( Counter::$name => &self.$name, )* };
+                a.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+
         impl std::ops::AddAssign for ChainCounters {
             fn add_assign(&mut self, other: ChainCounters) {
                 $( self.$name += other.$name; )*
             }
         }
     };
+}
+
+/// Where the read path counts: live, the shared atomic [`ChainStats`]; in
+/// the simulator, plain [`ChainCounters`].
+pub trait Count {
+    /// Adds one to `c`.
+    fn bump(&mut self, c: Counter);
 }
 
 counters! {

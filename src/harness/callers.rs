@@ -98,8 +98,7 @@ async fn serve(
     if matches!(result, Err(ChainError::Origin(OriginError::RateLimited { .. }))) {
         report.rate_limited += 1;
     }
-    let served = result.as_ref().ok().map(|s| (s.layer, s.entry.data.len() as u64));
-    report.usage.record_request(sample.finished.saturating_sub(sample.started), served);
+    report.usage.record_request(sample.finished.saturating_sub(sample.started));
     let _ = ctx.samples.send(sample);
 }
 
@@ -138,6 +137,7 @@ pub async fn open_loop(
             if let Some(fresh) = (ctx.factory)().await {
                 report.usage.record_cold_start(init.elapsed());
                 report.chain += chain.stats().snapshot();
+                report.usage.add_meter(&chain.meter().snapshot());
                 chain = fresh;
                 report.cold_starts += 1;
             }
@@ -148,6 +148,7 @@ pub async fn open_loop(
         }
     }
     report.chain += chain.stats().snapshot();
+    report.usage.add_meter(&chain.meter().snapshot());
     report
 }
 
@@ -166,6 +167,7 @@ pub async fn closed_loop(
         serve(&ctx, &chain, at, &key, &mut report).await;
     }
     report.chain += chain.stats().snapshot();
+    report.usage.add_meter(&chain.meter().snapshot());
     report
 }
 

@@ -4,19 +4,14 @@
 
 use std::time::Duration;
 
-use crate::chain::Layer;
+use crate::chain::MeterCounts;
+use crate::chain::meter::Op;
 use crate::cost::{
     Consistency, DynamoUsage, GsiWrite, ItemWrite, LambdaUsage, RedisCommand, RedisUsage, StripeMode,
     StripeUsage, Usage, WriteMode,
 };
 
-/// Bytes a DynamoDB item carries beyond its `data`: keys, GSI keys, version,
-/// times, checksum and attribute names. Estimated by DynamoDB's size rules from
-/// tierbench's attribute names (~77 B) and typical values (~170-200 B).
-pub const ITEM_OVERHEAD_BYTES: u64 = 250;
-/// Bytes of the L1 envelope beyond `data` (version, times, checksum, names):
-/// ~190 B counted from the envelope's field names and typical values, rounded up.
-pub const ENVELOPE_OVERHEAD_BYTES: u64 = 200;
+pub use crate::chain::meter::{ENVELOPE_OVERHEAD_BYTES, ITEM_OVERHEAD_BYTES};
 
 /// Bytes of one Stripe API request (a GET with its headers). An estimate, not
 /// measured: requests are small next to the answers, which are measured.
@@ -36,35 +31,37 @@ pub struct UsageTally {
 }
 
 impl UsageTally {
-    /// Counts one request that took `service` (billed Lambda time) and was served
-    /// by `layer` with `data_bytes` of Stripe JSON (`None`: it failed).
-    pub fn record_request(&mut self, service: Duration, served: Option<(Layer, u64)>) {
+    /// Counts one request that took `service` (billed Lambda time). What it
+    /// made of Redis, DynamoDB and Stripe operations is metered where they
+    /// were performed ([`UsageTally::add_meter`]).
+    pub fn record_request(&mut self, service: Duration) {
         self.lambda.record_invocation(service);
-        let envelope = |data: u64| data + ENVELOPE_OVERHEAD_BYTES;
-        let item = |data: u64| data + ITEM_OVERHEAD_BYTES;
-        match served {
-            Some((Layer::L1, data)) => self.redis.record(RedisCommand::Get, envelope(data)),
-            Some((Layer::L2, data)) => {
-                self.redis.record(RedisCommand::Get, 0);
-                self.dynamodb.record_read(Consistency::Eventual, item(data));
-                self.redis.record(RedisCommand::Set, envelope(data));
-            }
-            Some((Layer::Origin, data)) => {
-                self.stripe_response_bytes += data;
-                self.redis.record(RedisCommand::Get, 0);
-                self.dynamodb.record_read(Consistency::Eventual, 0);
-                self.redis.record(RedisCommand::Set, envelope(data));
-                // The refill of an existing item moves its gsi1sk (a GSI delete +
-                // put); a first fill does not. Counted as moved: the upper bound.
-                self.dynamodb.record_write(ItemWrite {
-                    item_bytes: item(data),
-                    mode: WriteMode::Standard,
-                    gsi: vec![GsiWrite { projected_bytes: item(data), key_changed: true }],
-                });
-            }
-            None => {
-                self.redis.record(RedisCommand::Get, 0);
-                self.dynamodb.record_read(Consistency::Eventual, 0);
+    }
+
+    /// Adds the operations a chain performed, each cell at its mean size (a
+    /// cell holds one size class, so the units billed are exact).
+    pub fn add_meter(&mut self, meter: &MeterCounts) {
+        for (op, n, bytes) in meter.cells() {
+            let redis = |command| crate::cost::RedisOp { command, transferred_bytes: bytes };
+            let read = crate::cost::ItemRead { consistency: Consistency::Eventual, size_bytes: bytes };
+            let write = |gsi: Vec<GsiWrite>| ItemWrite { item_bytes: bytes, mode: WriteMode::Standard, gsi };
+            match op {
+                Op::L1Hit | Op::L1Miss => self.redis.ops.record_n(redis(RedisCommand::Get), n),
+                Op::L1Write => self.redis.ops.record_n(redis(RedisCommand::Set), n),
+                Op::L1Lease => self.redis.ops.record_n(redis(RedisCommand::Other), n),
+                Op::L1Delete => self.redis.ops.record_n(redis(RedisCommand::Del), n),
+                Op::L2Hit | Op::L2Miss => self.dynamodb.reads.record_n(read, n),
+                Op::L2PutNew => self
+                    .dynamodb
+                    .writes
+                    .record_n(write(vec![GsiWrite { projected_bytes: bytes, key_changed: false }]), n),
+                Op::L2PutMoved => self
+                    .dynamodb
+                    .writes
+                    .record_n(write(vec![GsiWrite { projected_bytes: bytes, key_changed: true }]), n),
+                Op::L2PutRefused => self.dynamodb.writes.record_n(write(Vec::new()), n),
+                Op::StripeOk => self.stripe_response_bytes += bytes * n,
+                Op::StripeFailed => {}
             }
         }
     }

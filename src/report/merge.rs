@@ -217,7 +217,8 @@ mod tests {
 
     use super::*;
     use crate::backends::BackendKind;
-    use crate::chain::{ChainCounters, Layer, TtlPolicy};
+    use crate::chain::meter::Op;
+    use crate::chain::{ChainCounters, MeterCounts, TtlPolicy};
     use crate::harness::usage::UsageTally;
     use crate::harness::{PolicyRun, WebhookCounts};
     use crate::metrics::{Outcome, RunMetrics, Sample};
@@ -312,16 +313,23 @@ mod tests {
         c: &Counted,
     ) -> PolicyRun {
         let (mut metrics, mut tally) = (RunMetrics::default(), UsageTally::default());
+        let mut meter = MeterCounts::default();
         for s in samples {
             metrics.record(s);
-            let served = match s.outcome {
-                Outcome::L1 | Outcome::Stale => Some((Layer::L1, 1_500)),
-                Outcome::L2 => Some((Layer::L2, 1_700)),
-                Outcome::Origin => Some((Layer::Origin, 2_100)),
-                Outcome::Error => None,
+            let ops: &[(Op, u64)] = match s.outcome {
+                Outcome::L1 | Outcome::Stale => &[(Op::L1Hit, 1_500)],
+                Outcome::L2 => &[(Op::L1Miss, 0), (Op::L2Hit, 1_700), (Op::L1Write, 1_500)],
+                Outcome::Origin => {
+                    &[(Op::L1Miss, 0), (Op::L2Miss, 0), (Op::StripeOk, 2_100), (Op::L2PutMoved, 2_100)]
+                }
+                Outcome::Error => &[(Op::L1Miss, 0), (Op::L2Miss, 0), (Op::StripeFailed, 0)],
             };
-            tally.record_request(s.finished - s.started, served);
+            for (op, bytes) in ops {
+                meter.add_n(*op, *bytes, 1);
+            }
+            tally.record_request(s.finished - s.started);
         }
+        tally.add_meter(&meter);
         for d in dropped {
             metrics.record_dropped(ms(*d));
         }

@@ -1,15 +1,26 @@
 //! The discrete-event loop: requests in intended-start order, interleaved
 //! with timed events (fills landing, webhooks delivered, Redis killed) on a
-//! virtual clock of microseconds. Each request walks the chain's read path
-//! with the chain's own decisions ([`TtlPolicy`], [`Defences`]): L1, then L2,
-//! then Stripe, with coalescing, leases, early refresh, stale windows and
-//! tombstones.
+//! virtual clock of microseconds. Each request is the chain's own read path
+//! ([`read_path`]) performed against the models: the simulator's driver of it.
+//!
+//! Where the simulator performs a step otherwise than the live chain, it is
+//! named here:
+//! - a fill's two writes land as a later event at the fetch's end and are
+//!   counted there ([`count_fill`]), not by the read;
+//! - a coalesced follower or a lease poll is answered from the table of misses
+//!   in flight: a poll finds the holder's fill once the holder's fetch has
+//!   ended (the requests of one run are stepped one after another, so a
+//!   later fill is not yet in the Redis model).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
-use crate::chain::{ChainCounters, Freshness, Layer, Tier, TtlPolicy};
+use crate::chain::meter::{fill_ops, op_bytes};
+use crate::chain::read_path::{
+    self, Cached, FetchFailure, Found, Input, Lease, ReadPath, Step, WriteResult, count_fill,
+};
+use crate::chain::{ChainCounters, FetchTime, Layer, MeterCounts, Served, Tier, TtlPolicy};
 use crate::clock::Timestamp;
 use crate::harness::WebhookCounts;
 use crate::metrics::{Outcome, Sample};
@@ -21,6 +32,7 @@ use crate::sim::redis::RedisModel;
 use crate::sim::space::{Key, KeySpace, data_bytes};
 use crate::sim::stripe::StripeModel;
 use crate::sim::tiers::{Item, TierCosts};
+use crate::store::WriteOutcome;
 use crate::stripe::ObjectKind;
 
 /// Virtual time 0 as a wall-clock instant (2026-01-01T00:00:00Z), so entries
@@ -39,20 +51,59 @@ fn us(d: Duration) -> u64 {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum What {
-    /// An origin answer lands in both tiers.
-    Fill { key: Key, version: u32, background: bool },
+    /// An origin answer lands in both tiers, expiring after these µs.
+    Fill { key: Key, version: u32, l1_ttl: u64, l2_ttl: u64 },
     /// A webhook for `version` of `key` reaches the endpoint.
     Webhook { key: Key, version: u32, duplicate: bool },
     /// Redis is killed: it comes back empty.
     RedisKill,
 }
 
-/// A miss in flight: its end, whether it got the object, which version.
+/// A model's entry as the read path sees it: its version (0: a remembered
+/// 404) and expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimEntry {
+    version: u32,
+    expires: Timestamp,
+}
+
+impl Cached for SimEntry {
+    fn expires_at(&self) -> Timestamp {
+        self.expires
+    }
+    fn is_negative(&self) -> bool {
+        self.version == 0
+    }
+}
+
+/// The modelled Stripe's failure (it answers no 404s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OriginDown;
+
+impl FetchFailure for OriginDown {
+    fn is_not_found(&self) -> bool {
+        false
+    }
+}
+
+type SimPath = ReadPath<SimEntry, OriginDown>;
+type SimStep = Step<SimEntry, OriginDown>;
+type SimResult = Result<Served<SimEntry>, OriginDown>;
+
+/// A miss in flight: when it ends and what it answered.
 #[derive(Clone, Copy, Debug)]
 struct Flight {
     end: u64,
-    ok: bool,
-    version: u32,
+    result: SimResult,
+}
+
+/// How a driven read ended.
+struct Ended {
+    at: u64,
+    result: Result<Served<SimEntry>, read_path::Failure<OriginDown>>,
+    refresh: bool,
+    /// Served by a lease poll (its latency is the poll's, not a calibrated hit's).
+    polled: bool,
 }
 
 /// The ground truth: each key's version and when its last two versions began.
@@ -87,6 +138,8 @@ pub struct Outputs {
     pub recorder: Recorder,
     /// The chain's counters.
     pub chain: ChainCounters,
+    /// The operations performed.
+    pub meter: MeterCounts,
     /// What the webhook endpoint saw.
     pub webhooks: WebhookCounts,
     /// Stripe (its counters, faults injected).
@@ -118,8 +171,9 @@ pub struct Engine<'a> {
     callers: BinaryHeap<Reverse<u64>>,
     retention: u64,
     webhook_delay: Dist,
-    fetch_us: f64,
+    fetch_time: FetchTime,
     out_chain: ChainCounters,
+    meter: MeterCounts,
     webhooks: WebhookCounts,
     recorder: Recorder,
     mutations: u64,
@@ -164,8 +218,9 @@ impl<'a> Engine<'a> {
                     scenario.to_run_time(s.webhook_delay_p99),
                 )
             },
-            fetch_us: 300_000.0,
+            fetch_time: FetchTime::default(),
             out_chain: ChainCounters::default(),
+            meter: MeterCounts::default(),
             webhooks: WebhookCounts::default(),
             recorder: Recorder::new(scenario.duration),
             mutations: 0,
@@ -209,8 +264,8 @@ impl<'a> Engine<'a> {
             self.callers.push(Reverse(finished));
         }
         self.advance(u64::MAX, &mut mutations);
-        let Engine { recorder, out_chain, webhooks, stripe, tiers, last_finish, mutations, .. } = self;
-        Outputs { recorder, chain: out_chain, webhooks, stripe, tiers, last_finish, mutations }
+        let Engine { recorder, out_chain, meter, webhooks, stripe, tiers, last_finish, mutations, .. } = self;
+        Outputs { recorder, chain: out_chain, meter, webhooks, stripe, tiers, last_finish, mutations }
     }
 
     /// Applies every event and mutation before `now`.
@@ -246,7 +301,7 @@ impl<'a> Engine<'a> {
     fn apply(&mut self, at: u64, what: What) {
         match what {
             What::RedisKill => self.redis.flush(),
-            What::Fill { key, version, background } => self.fill(at, key, version, background),
+            What::Fill { key, version, l1_ttl, l2_ttl } => self.fill(at, key, version, l1_ttl, l2_ttl),
             What::Webhook { key, version, duplicate } => {
                 if let Some(back) = self.tiers.webhooks_down(at) {
                     // Stripe retries a refused delivery later.
@@ -273,41 +328,56 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// An origin answer of `version` lands: DynamoDB first, then Redis, each
-    /// refused when an invalidation overtook it or the tier holds newer data.
-    fn fill(&mut self, at: u64, key: Key, version: u32, background: bool) {
-        if version < self.tombstone[key as usize] {
-            self.out_chain.resurrections_refused += 1;
-            return;
-        }
-        let kind = self.space.kind(key);
-        let name = (self.policy.jitter > 0.0).then(|| self.space.name(key));
-        let ttl = |p: &TtlPolicy, tier| us(p.fill_ttl(tier, kind, name.as_deref().unwrap_or(""), ts(at)));
-        if self.tiers.dynamodb(at).ok {
-            let item = &mut self.table[key as usize];
-            if item.version > version {
-                self.out_chain.l2_conflicts += 1;
-            } else {
-                *item = Item { version, expires: at + ttl(&self.policy, Tier::L2) };
-                self.out_chain.l2_fills += 1;
-            }
+    /// An origin answer of `version` lands: each tier refuses it when an
+    /// invalidation overtook it or the tier holds newer data; counted as the
+    /// live chain counts its writes.
+    fn fill(&mut self, at: u64, key: Key, version: u32, l1_ttl: u64, l2_ttl: u64) {
+        let replaces = self.table[key as usize].version != 0;
+        let (l1, l2) = if version < self.tombstone[key as usize] {
+            (Ok(WriteOutcome::Invalidated), Ok(WriteOutcome::Invalidated))
         } else {
-            self.out_chain.l2_errors += 1;
-        }
-        if self.tiers.redis(at).ok {
-            if self.redis.version(key) > version {
-                self.out_chain.l1_conflicts += 1;
+            let l2 = if self.tiers.dynamodb(at).ok {
+                let item = &mut self.table[key as usize];
+                if item.version > version {
+                    Ok(WriteOutcome::Conflict { stored_version: u64::from(item.version) })
+                } else if item.version == version && item.expires > at {
+                    Ok(WriteOutcome::Current)
+                } else {
+                    *item = Item { version, expires: at + l2_ttl };
+                    Ok(WriteOutcome::Written)
+                }
             } else {
-                let expires = at + ttl(&self.policy, Tier::L1);
-                self.redis.set(key, version, expires, l1_bytes(kind), at);
-                self.out_chain.l1_fills += 1;
-            }
-        } else {
-            self.out_chain.l1_errors += 1;
+                Err(())
+            };
+            let (l1, _) = self.l1_write(key, version, at + l1_ttl, at);
+            (l1, l2)
+        };
+        count_fill(l1, l2, &mut self.out_chain);
+        let data = data_bytes(self.space.kind(key));
+        for op in fill_ops(l1, l2, replaces).into_iter().flatten() {
+            self.meter.add_n(op, op_bytes(op, data), 1);
         }
-        if background {
-            self.out_chain.refreshes += 1;
+    }
+
+    /// Writes `version` of `key` to the Redis model at `at`, expiring at
+    /// `expires`, unless it holds a newer one; and how long the write took.
+    fn l1_write(&mut self, key: Key, version: u32, expires: u64, at: u64) -> (WriteResult, u64) {
+        let c = self.tiers.redis(at);
+        if !c.ok {
+            return (Err(()), c.us);
         }
+        let stored = self.redis.version(key);
+        if stored > version {
+            return (Ok(WriteOutcome::Conflict { stored_version: u64::from(stored) }), c.us);
+        }
+        self.redis.set(key, version, expires, l1_bytes(self.space.kind(key)), at);
+        (Ok(WriteOutcome::Written), c.us)
+    }
+
+    /// The salt of `key`'s draws (XFetch, jitter): the simulator's keys are not
+    /// the live run's Stripe ids, so a cheap stable mix of the key's index.
+    fn salt(key: Key) -> u64 {
+        crate::rng::mix(0x5a17, u64::from(key))
     }
 
     /// Starts a background refresh of `key` at `now` unless one is running.
@@ -315,180 +385,168 @@ impl<'a> Engine<'a> {
         if self.refreshing.get(&key).is_some_and(|end| *end > now) {
             return;
         }
-        let f = self.stripe.fetch(self.space.kind(key), now);
-        self.refreshing.insert(key, now + f.took_us);
-        self.note_fetch(f.took_us, f.ok);
-        if f.ok {
-            let version = self.truth.version[key as usize];
-            self.schedule(now + f.took_us, What::Fill { key, version, background: true });
-        }
-    }
-
-    fn note_fetch(&mut self, took: u64, ok: bool) {
-        if ok {
-            self.out_chain.origin_fetches += 1;
-            self.fetch_us = 0.9 * self.fetch_us + 0.1 * took as f64;
-        } else {
-            self.out_chain.origin_errors += 1;
-        }
+        let path = SimPath::refresh(self.space.kind(key), Self::salt(key));
+        let first = path.first();
+        let ended = self.drive(key, path, first, now);
+        self.refreshing.insert(key, ended.at);
     }
 
     /// One read of `key` sent at `start`: returns when it finished.
     fn read(&mut self, intended: u64, start: u64, key: Key) -> u64 {
+        let path = SimPath::new(self.space.kind(key), Self::salt(key), self.fetch_time.delta());
+        let first = path.first();
+        let ended = self.drive(key, path, first, start);
+        if ended.refresh {
+            self.refresh(key, ended.at);
+        }
+        let (outcome, layer, version) = match &ended.result {
+            Ok(s) if s.stale => (Outcome::Stale, Some(s.layer), Some(s.entry.version)),
+            Ok(s) => {
+                let outcome = match s.layer {
+                    Layer::L1 => Outcome::L1,
+                    Layer::L2 => Outcome::L2,
+                    Layer::Origin => Outcome::Origin,
+                };
+                (outcome, Some(s.layer), Some(s.entry.version))
+            }
+            Err(_) => (Outcome::Error, None, None),
+        };
+        let at = match layer {
+            Some(Layer::L1) if outcome == Outcome::L1 && !ended.polled => self.served_at(0, start, ended.at),
+            Some(Layer::L2) if outcome == Outcome::L2 => self.served_at(1, start, ended.at),
+            _ => ended.at,
+        };
+        self.finish(intended, start, at, key, outcome, version)
+    }
+
+    /// Performs `path`'s steps from `step` at `t` against the models.
+    fn drive(&mut self, key: Key, mut path: SimPath, mut step: SimStep, mut t: u64) -> Ended {
         let kind = self.space.kind(key);
-        let d = self.policy.defences.clone();
-        let mut t = start;
-        let mut fallback: Option<(Layer, u32)> = None;
-        let l1 = self.tiers.redis(t);
-        t += l1.us;
-        let entry = if l1.ok { self.redis.get(key, t, self.retention) } else { None };
-        if !l1.ok {
-            self.out_chain.l1_errors += 1;
-        }
-        if let Some((version, expires)) = entry {
-            match d.freshness(ts(expires), ts(t)) {
-                Freshness::Fresh => {
-                    self.out_chain.l1_hits += 1;
-                    if d.early_refresh_beta > 0.0 {
-                        let delta = Duration::from_micros(self.fetch_us as u64);
-                        if d.refresh_early(ts(expires), ts(t), delta, self.policy.jitter_seed, u64::from(key))
+        let shares = self.policy.defences.coalesce || self.policy.defences.lease.is_some();
+        let (mut fetched, mut polled, mut version, mut fetch_start) = (false, false, 0, t);
+        loop {
+            let step_now = match step {
+                Step::Done { result, refresh } => {
+                    if fetched && shares {
+                        let shared = result.clone().map_err(|_| OriginDown);
+                        self.flights.insert(key, Flight { end: t, result: shared });
+                    }
+                    return Ended { at: t, result, refresh, polled };
+                }
+                other => other,
+            };
+            let input = match step_now {
+                Step::Done { .. } => unreachable!("handled above"),
+                Step::ReadL1 => Input::L1(self.l1_lookup(key, &mut t)),
+                Step::DeleteL1 => {
+                    self.redis.delete(key);
+                    Input::Deleted(true)
+                }
+                Step::JoinFlight => Input::Flight(match self.flight(key, t) {
+                    Some(f) => {
+                        t = f.end;
+                        read_path::Flight::Joined(f.result)
+                    }
+                    None => read_path::Flight::Lead,
+                }),
+                Step::ReadL2 => {
+                    let c = self.tiers.dynamodb(t);
+                    t += c.us;
+                    let item = self.table[key as usize];
+                    Input::L2(match (c.ok, item.version) {
+                        (false, _) => Found::Failed,
+                        (true, 0) => Found::Absent,
+                        (true, v) => Found::Entry(SimEntry { version: v, expires: ts(item.expires) }),
+                    })
+                }
+                Step::Promote { ttl, .. } => {
+                    let version = path.held().map_or(0, |e| e.version);
+                    let (w, took) = self.l1_write(key, version, t + us(ttl), t);
+                    t += took;
+                    Input::Promoted(w)
+                }
+                Step::AcquireLease { .. } => {
+                    let c = self.tiers.redis(t);
+                    t += c.us;
+                    Input::Lease(match (c.ok, self.flight(key, t)) {
+                        (false, _) => Lease::Failed,
+                        (true, Some(_)) => Lease::Held,
+                        (true, None) => Lease::Taken,
+                    })
+                }
+                Step::Poll { after } => {
+                    polled = true;
+                    t += us(after);
+                    Input::L1(match self.flights.get(&key).copied() {
+                        Some(Flight { end, result: Ok(s) })
+                            if end <= t && s.entry.version >= self.tombstone(key) =>
                         {
-                            self.out_chain.early_refreshes += 1;
-                            self.refresh(key, t);
+                            let ttl = self.policy.fill_ttl(Tier::L1, kind, Self::salt(key), ts(end));
+                            t += self.tiers.redis(t).us;
+                            Found::Entry(SimEntry { version: s.entry.version, expires: ts(end + us(ttl)) })
                         }
+                        _ => self.l1_lookup(key, &mut t),
+                    })
+                }
+                Step::Fetch => {
+                    fetched = true;
+                    fetch_start = t;
+                    let f = self.stripe.fetch(kind, t);
+                    t += f.took_us;
+                    version = self.truth.version[key as usize];
+                    if f.ok {
+                        self.fetch_time.note(Duration::from_micros(f.took_us));
                     }
-                    let t = self.served_at(0, start, t);
-                    return self.finish(intended, start, t, key, Outcome::L1, Some(Layer::L1), Some(version));
+                    Input::Fetched(if f.ok { Ok(()) } else { Err(OriginDown) })
                 }
-                Freshness::Revalidate => {
-                    self.out_chain.stale_served += 1;
-                    self.refresh(key, t);
-                    return self.finish(
-                        intended,
-                        start,
-                        t,
-                        key,
-                        Outcome::Stale,
-                        Some(Layer::L1),
-                        Some(version),
-                    );
-                }
-                Freshness::IfError => fallback = Some((Layer::L1, version)),
-                Freshness::Dead => {}
-            }
-        }
-        self.out_chain.l1_misses += 1;
-        if let Some(done) = self.join_flight(intended, start, t, key, fallback) {
-            return done;
-        }
-        let l2 = self.tiers.dynamodb(t);
-        t += l2.us;
-        if !l2.ok {
-            self.out_chain.l2_errors += 1;
-        }
-        let item = self.table[key as usize];
-        if l2.ok && item.version != 0 {
-            if item.expires <= t {
-                self.out_chain.l2_expired += 1;
-            }
-            match d.freshness(ts(item.expires), ts(t)) {
-                Freshness::Fresh => {
-                    self.out_chain.l2_hits += 1;
-                    let set = self.tiers.redis(t);
-                    t += set.us;
-                    if let Some(ttl) = self.policy.promote_ttl(kind, ts(item.expires), ts(t))
-                        && set.ok
-                        && self.redis.version(key) <= item.version
-                    {
-                        self.redis.set(key, item.version, t + us(ttl), l1_bytes(kind), t);
-                        self.out_chain.promotions += 1;
+                Step::Fill { l1_ttl, l2_ttl, .. } => {
+                    let (l1_ttl, l2_ttl) = (us(l1_ttl), us(l2_ttl));
+                    self.schedule(t, What::Fill { key, version, l1_ttl, l2_ttl });
+                    let expires = ts(t + l2_ttl);
+                    if !self.tiers.calibrated_origin() {
+                        // The fill's writes; a measured origin latency holds them already.
+                        t += self.tiers.dynamodb(t).us + self.tiers.redis(t).us;
                     }
-                    let t = self.served_at(1, start, t);
-                    return self.finish(
-                        intended,
-                        start,
-                        t,
-                        key,
-                        Outcome::L2,
-                        Some(Layer::L2),
-                        Some(item.version),
-                    );
+                    Input::Filled { entry: SimEntry { version, expires }, writes: None }
                 }
-                Freshness::Revalidate => {
-                    self.out_chain.stale_served += 1;
-                    self.refresh(key, t);
-                    return self.finish(
-                        intended,
-                        start,
-                        t,
-                        key,
-                        Outcome::Stale,
-                        Some(Layer::L2),
-                        Some(item.version),
-                    );
+                Step::RememberNotFound { ttl } => {
+                    let (w, took) = self.l1_write(key, 0, fetch_start + us(ttl), t);
+                    t += took;
+                    Input::Remembered(w)
                 }
-                Freshness::IfError => fallback = fallback.or(Some((Layer::L2, item.version))),
-                Freshness::Dead => {}
+                Step::ReleaseLease => {
+                    let c = self.tiers.redis(t);
+                    t += c.us;
+                    Input::Released(c.ok)
+                }
+            };
+            for op in path.performed(&step_now, &input).into_iter().flatten() {
+                self.meter.add_n(op, op_bytes(op, data_bytes(kind)), 1);
             }
+            step = path.step(&self.policy, ts(t), input, &mut self.out_chain);
         }
-        self.out_chain.l2_misses += 1;
-        let f = self.stripe.fetch(kind, t);
-        self.note_fetch(f.took_us, f.ok);
-        let version = self.truth.version[key as usize];
-        t += f.took_us;
-        if f.ok {
-            self.schedule(t, What::Fill { key, version, background: false });
-            if !self.tiers.calibrated_origin() {
-                // The fill's writes; a measured origin latency holds them already.
-                t += self.tiers.dynamodb(t).us + self.tiers.redis(t).us;
-            }
-        }
-        if d.coalesce || d.lease.is_some() {
-            self.flights.insert(key, Flight { end: t, ok: f.ok, version });
-        }
-        if f.ok {
-            return self.finish(intended, start, t, key, Outcome::Origin, Some(Layer::Origin), Some(version));
-        }
-        self.failed(intended, start, t, key, fallback)
     }
 
-    /// A miss that shares a fill in flight (coalescing in one process, or a
-    /// lease across instances within its wait).
-    fn join_flight(
-        &mut self,
-        intended: u64,
-        start: u64,
-        now: u64,
-        key: Key,
-        fallback: Option<(Layer, u32)>,
-    ) -> Option<u64> {
-        let d = &self.policy.defences;
-        let f = *self.flights.get(&key).filter(|f| f.end > now)?;
-        if !d.coalesce {
-            let lease = d.lease?;
-            self.out_chain.lease_waits += 1;
-            if f.end > now + us(lease.wait) {
-                self.out_chain.lease_timeouts += 1;
-                return None;
-            }
-        } else {
-            self.out_chain.coalesced += 1;
+    /// A Redis GET of `key` at `*t`, which it advances.
+    fn l1_lookup(&mut self, key: Key, t: &mut u64) -> Found<SimEntry> {
+        let c = self.tiers.redis(*t);
+        *t += c.us;
+        if !c.ok {
+            return Found::Failed;
         }
-        Some(if f.ok {
-            self.finish(intended, start, f.end, key, Outcome::Origin, Some(Layer::Origin), Some(f.version))
-        } else {
-            self.failed(intended, start, f.end, key, fallback)
-        })
+        match self.redis.get(key, *t, self.retention) {
+            Some((version, expires)) => Found::Entry(SimEntry { version, expires: ts(expires) }),
+            None => Found::Absent,
+        }
     }
 
-    fn failed(&mut self, intended: u64, start: u64, t: u64, key: Key, fallback: Option<(Layer, u32)>) -> u64 {
-        match fallback {
-            Some((layer, version)) => {
-                self.out_chain.stale_if_error += 1;
-                self.finish(intended, start, t, key, Outcome::Stale, Some(layer), Some(version))
-            }
-            None => self.finish(intended, start, t, key, Outcome::Error, None, None),
-        }
+    /// The miss of `key` in flight at `now`, if any.
+    fn flight(&self, key: Key, now: u64) -> Option<Flight> {
+        self.flights.get(&key).filter(|f| f.end > now).copied()
+    }
+
+    fn tombstone(&self, key: Key) -> u32 {
+        self.tombstone[key as usize]
     }
 
     /// With a calibration, the served layer's measured latency replaces the
@@ -505,7 +563,6 @@ impl<'a> Engine<'a> {
         finished: u64,
         key: Key,
         outcome: Outcome,
-        layer: Option<Layer>,
         version: Option<u32>,
     ) -> u64 {
         let stale_age = version.and_then(|v| self.truth.stale_age(key, v, start));
@@ -517,12 +574,12 @@ impl<'a> Engine<'a> {
             outcome,
             stale_age,
         };
-        self.recorder.record(&sample, self.space.kind(key), layer);
+        self.recorder.record(&sample);
         finished
     }
 }
 
 /// Bytes a Redis entry of `kind` holds: the Stripe JSON, the envelope, the key.
 pub(crate) fn l1_bytes(kind: ObjectKind) -> u64 {
-    data_bytes(kind) + crate::harness::usage::ENVELOPE_OVERHEAD_BYTES + 40
+    data_bytes(kind) + crate::chain::meter::ENVELOPE_OVERHEAD_BYTES + 40
 }

@@ -118,7 +118,8 @@ pub fn simulate_over(
     let out = engine.run(space::Requests::new(scenario, space), space::Mutations::new(scenario, space));
     let peaks = out.recorder.peaks();
     let step = out.recorder.step();
-    let (mut metrics, tally) = out.recorder.finish(data_bytes);
+    let (mut metrics, mut tally) = out.recorder.finish();
+    tally.add_meter(&out.meter);
     for (second, calls) in (0u64..).zip(&out.stripe.calls_per_second) {
         metrics.add_stripe_calls(second / step * step, u64::from(*calls));
     }

@@ -1,15 +1,14 @@
 //! The simulator's recorder: the live recorder's figures (the same
-//! [`RunMetrics`]) without its per-request map lookups, and the usage the
-//! cost model prices, tallied per (layer, kind) and expanded at the end.
+//! [`RunMetrics`]) without its per-request map lookups, and the Lambda time
+//! the cost model prices (the tiers' and Stripe's operations are metered by
+//! the driver, [`crate::chain::meter`]).
 
 use std::time::Duration;
 
-use crate::chain::Layer;
 use crate::cost::units::billed_ms;
 use crate::harness::Peaks;
 use crate::harness::usage::UsageTally;
 use crate::metrics::{Latency, Outcome, RunMetrics, Sample, Second};
-use crate::stripe::ObjectKind;
 
 const OUTCOMES: [Outcome; 5] = [Outcome::L1, Outcome::L2, Outcome::Origin, Outcome::Stale, Outcome::Error];
 
@@ -27,8 +26,6 @@ pub struct Recorder {
     per_second: Vec<[u32; 3]>,
     corrected: [Latency; 5],
     uncorrected: [Latency; 5],
-    /// Served requests per (layer, kind), and failed ones per kind.
-    served: [[u64; 4]; 4],
     billed_ms: u64,
 }
 
@@ -40,8 +37,8 @@ impl Recorder {
         Recorder { step, ..Recorder::default() }
     }
 
-    /// Records one request of `kind` served by `layer` (`None`: it failed).
-    pub fn record(&mut self, s: &Sample, kind: ObjectKind, layer: Option<Layer>) {
+    /// Records one request.
+    pub fn record(&mut self, s: &Sample) {
         let i = OUTCOMES.iter().position(|o| *o == s.outcome).unwrap_or(4);
         let corrected = s.finished.saturating_sub(s.intended);
         self.corrected[i].record(corrected);
@@ -68,8 +65,6 @@ impl Recorder {
         p[0] += u32::from(reached || s.outcome == Outcome::L2);
         p[1] += u32::from(origin);
         p[2] += u32::from(reached);
-        let l = layer.map_or(3, |l| l as usize);
-        self.served[l][kind as usize] += 1;
         self.billed_ms += billed_ms(service);
     }
 
@@ -108,8 +103,8 @@ impl Recorder {
         Peaks { reads: max(0), fills: max(1), stripe: max(2) }
     }
 
-    /// The measurements and the usage tally (without invalidations).
-    pub fn finish(mut self, data_bytes: impl Fn(ObjectKind) -> u64) -> (RunMetrics, UsageTally) {
+    /// The measurements and the Lambda usage.
+    pub fn finish(mut self) -> (RunMetrics, UsageTally) {
         for (i, o) in OUTCOMES.iter().enumerate() {
             if self.corrected[i].count() > 0 {
                 self.metrics.corrected.insert(*o, std::mem::take(&mut self.corrected[i]));
@@ -117,17 +112,7 @@ impl Recorder {
             }
         }
         let mut tally = UsageTally::default();
-        let layers = [Some(Layer::L1), Some(Layer::L2), Some(Layer::Origin), None];
-        for (l, layer) in layers.iter().enumerate() {
-            for kind in ObjectKind::ALL {
-                let n = self.served[l][kind as usize];
-                if n > 0 {
-                    let mut one = UsageTally::default();
-                    one.record_request(Duration::ZERO, layer.map(|l| (l, data_bytes(kind))));
-                    tally.merge_times(&one, n);
-                }
-            }
-        }
+        tally.lambda.invocations = self.metrics.counts.requests;
         tally.lambda.billed_duration_ms_total = self.billed_ms;
         (self.metrics, tally)
     }
@@ -136,6 +121,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::Layer;
 
     #[test]
     fn records_as_the_live_recorder_does() {
@@ -173,14 +159,14 @@ mod tests {
             ),
         ];
         let (mut live, mut sim) = (RunMetrics::default(), Recorder::new(Duration::from_secs(3)));
-        for (s, layer) in &samples {
+        for (s, _layer) in &samples {
             live.record(s);
-            sim.record(s, ObjectKind::Customer, *layer);
+            sim.record(s);
         }
         live.record_dropped(ms(2_500));
         sim.dropped(ms(2_500));
         assert_eq!(sim.peaks(), Peaks::of(&live));
-        let (m, tally) = sim.finish(|_| 1_000);
+        let (m, tally) = sim.finish();
         assert_eq!(m, live);
         assert_eq!(tally.lambda.invocations, 3);
         assert_eq!(tally.lambda.billed_duration_ms_total, 3 + 1 + 5);
@@ -193,10 +179,10 @@ mod tests {
             let at = Duration::from_secs(i * 86);
             let s =
                 Sample { intended: at, started: at, finished: at, outcome: Outcome::Origin, stale_age: None };
-            sim.record(&s, ObjectKind::Customer, Some(Layer::Origin));
+            sim.record(&s);
         }
         assert_eq!(sim.peaks(), Peaks { reads: 1, fills: 1, stripe: 1 });
-        let (m, _) = sim.finish(|_| 1);
+        let (m, _) = sim.finish();
         assert!(m.seconds.len() <= MAX_SERIES as usize, "{}", m.seconds.len());
         assert_eq!(m.seconds.iter().map(|s| s.counts.requests).sum::<u64>(), 1_000);
     }

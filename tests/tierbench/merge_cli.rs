@@ -6,7 +6,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use tierbench::backends::BackendKind;
-use tierbench::chain::{ChainCounters, Layer};
+use tierbench::chain::meter::{self, Op};
+use tierbench::chain::{ChainCounters, MeterCounts};
 use tierbench::cost::Pricing;
 use tierbench::harness::usage::UsageTally;
 use tierbench::harness::{PolicyRun, WebhookCounts};
@@ -43,20 +44,25 @@ fn show(out: &Output) -> String {
 fn shard(k: u64, source: &Path) -> RunResult {
     let scenario = Scenario::load(&scenario_path()).unwrap();
     let (mut metrics, mut tally) = (RunMetrics::default(), UsageTally::default());
+    let mut meter = MeterCounts::default();
     for i in (k..300).step_by(2) {
         let intended = Duration::from_millis(i * 10);
         let outcome =
             [Outcome::L1, Outcome::L1, Outcome::L2, Outcome::Origin, Outcome::Error][i as usize % 5];
         let finished = intended + Duration::from_millis(1 + i % 19);
         metrics.record(&Sample { intended, started: intended, finished, outcome, stale_age: None });
-        let served = match outcome {
-            Outcome::L1 => Some((Layer::L1, 1_200)),
-            Outcome::L2 => Some((Layer::L2, 1_200)),
-            Outcome::Origin => Some((Layer::Origin, 1_200)),
-            _ => None,
+        let ops: &[Op] = match outcome {
+            Outcome::L1 => &[Op::L1Hit],
+            Outcome::L2 => &[Op::L1Miss, Op::L2Hit, Op::L1Write],
+            Outcome::Origin => &[Op::L1Miss, Op::L2Miss, Op::StripeOk, Op::L2PutMoved, Op::L1Write],
+            _ => &[Op::L1Miss, Op::L2Miss, Op::StripeFailed],
         };
-        tally.record_request(finished - intended, served);
+        for op in ops {
+            meter.add_n(*op, meter::op_bytes(*op, 1_200), 1);
+        }
+        tally.record_request(finished - intended);
     }
+    tally.add_meter(&meter);
     let calls = metrics.counts.origin + metrics.counts.errors;
     let mut usage = tally.into_usage(3.0 + k as f64 / 10.0, metrics.counts.requests, calls, 8.0, true);
     usage.deployment = scenario.cost.deployment.clone();

@@ -207,3 +207,55 @@ fn local_calibration_of_quickstart_and_customer_portal_is_within_bounds() {
     calibrates("quickstart");
     calibrates("customer-portal");
 }
+
+/// Cost is priced from operations performed: for every defence of the
+/// stampede scenario, the DynamoDB writes billed are the fills DynamoDB
+/// answered (new or replaced items: with their index write; refused ones:
+/// without) plus the invalidations, and the Stripe answers billed are the
+/// fetches made: a coalesced follower or a lease waiter costs no fill, a
+/// background refresh costs its own.
+#[test]
+fn stampede_bills_the_fills_and_fetches_each_defence_made() {
+    let dir = sandbox("stampede-billing");
+    let out = tierbench()
+        .args(["sim", "--results"])
+        .arg(&dir)
+        .arg(manifest("scenarios/stampede.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let (result, _) = result_of(&out);
+    assert_eq!(result.policies.len(), 6);
+    for p in &result.policies {
+        let (c, d) = (&p.chain, &p.usage.dynamodb);
+        let indexed: u64 = d.writes.iter().filter(|(w, _)| !w.gsi.is_empty()).map(|(_, n)| n).sum();
+        let refused: u64 = d.writes.iter().filter(|(w, _)| w.gsi.is_empty()).map(|(_, n)| n).sum();
+        let invalidations = p.webhooks.keys_invalidated;
+        assert_eq!(indexed, c.l2_fills + invalidations, "{}: written fills + invalidations", p.name);
+        assert!(refused >= c.l2_current + c.l2_conflicts, "{}: refused writes {refused}, {c:?}", p.name);
+        // One GetItem per L1 miss that reached L2: a hit, a miss, or an expired
+        // item served stale (counted with L1's stale serves).
+        let reads = d.reads.total();
+        let (least, most) = (c.l2_hits + c.l2_misses, c.l2_hits + c.l2_misses + c.stale_served);
+        assert!((least..=most).contains(&reads), "{}: {reads} GetItems, {c:?}", p.name);
+        assert_eq!(p.chain.origin_fetches + p.chain.origin_errors, p.stripe.requests, "{}", p.name);
+    }
+    let by = |n: &str| result.policies.iter().find(|p| p.name == n).unwrap();
+    // Coalescing and leases make fewer fills than requests served from Stripe.
+    for name in ["coalesce", "lease"] {
+        let p = by(name);
+        assert!(
+            p.chain.l2_fills < p.metrics.counts.origin,
+            "{name}: {} fills for {} origin-served",
+            p.chain.l2_fills,
+            p.metrics.counts.origin
+        );
+    }
+    // Background refreshes fill without a request served from Stripe.
+    let swr = by("swr");
+    assert!(
+        swr.chain.refreshes > 0 && swr.chain.l2_fills > swr.metrics.counts.origin,
+        "swr: {:?}",
+        swr.chain
+    );
+}
