@@ -249,7 +249,7 @@ where
                     let l2 = path.held().unwrap_or_else(|| unreachable!("a promotion holds its entry"));
                     bytes = l2.data.len();
                     let entry = CacheEntry { expires_at: now.plus(*ttl), ..l2.clone() };
-                    Input::Promoted(self.l1.put(key, &entry, *ttl + *retain).await.map_err(drop))
+                    Input::Promoted(Some(self.l1.put(key, &entry, *ttl + *retain).await.map_err(drop)))
                 }
                 Step::AcquireLease { ttl } => Input::Lease(match self.l1.acquire_lease(key, *ttl).await {
                     Ok(Some(token)) => {

@@ -109,8 +109,9 @@ pub enum Input<E, F> {
     Flight(Flight<E, F>),
     /// [`Step::ReadL2`] answered.
     L2(Found<E>),
-    /// [`Step::Promote`]'s write answered.
-    Promoted(WriteResult),
+    /// [`Step::Promote`]'s write answered, or `None` when the driver counts it
+    /// where it lands (the simulator's writes land as later events).
+    Promoted(Option<WriteResult>),
     /// [`Step::AcquireLease`] answered.
     Lease(Lease),
     /// [`Step::Fetch`] answered (the fetched object stays with the driver).
@@ -277,10 +278,8 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
                 Found::Absent | Found::Corrupt => one(Op::L2Miss),
                 Found::Failed => [None, None],
             },
-            (
-                Step::Promote { .. } | Step::RememberNotFound { .. },
-                Input::Promoted(Ok(_)) | Input::Remembered(Ok(_)),
-            ) => one(Op::L1Write),
+            (Step::Promote { .. }, Input::Promoted(Some(Ok(_))))
+            | (Step::RememberNotFound { .. }, Input::Remembered(Ok(_))) => one(Op::L1Write),
             (Step::AcquireLease { .. }, Input::Lease(Lease::Taken | Lease::Held)) => one(Op::L1Lease),
             (Step::ReleaseLease, Input::Released(true)) => one(Op::L1Lease),
             (Step::Fetch, Input::Fetched(Ok(()))) => one(Op::StripeOk),
@@ -330,7 +329,9 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
             },
             (Phase::L2, Input::L2(found)) => self.on_l2(policy, now, found, counts),
             (Phase::Promote, Input::Promoted(w)) => {
-                count_l1_write(w, Counter::promotions, counts);
+                if let Some(w) = w {
+                    count_l1_write(w, Counter::promotions, counts);
+                }
                 let entry = self.held.take().unwrap_or_else(|| unreachable!("promote holds the L2 entry"));
                 self.done(Ok(Served::fresh(Layer::L2, entry)), false)
             }

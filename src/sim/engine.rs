@@ -16,11 +16,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
-use crate::chain::meter::{fill_ops, op_bytes};
+use crate::chain::meter::{Op, fill_ops, op_bytes};
 use crate::chain::read_path::{
     self, Cached, FetchFailure, Found, Input, Lease, ReadPath, Step, WriteResult, count_fill,
 };
-use crate::chain::{ChainCounters, FetchTime, Layer, MeterCounts, Served, Tier, TtlPolicy};
+use crate::chain::{ChainCounters, FetchTime, Layer, MeterCounts, Served, TtlPolicy};
 use crate::clock::Timestamp;
 use crate::harness::WebhookCounts;
 use crate::metrics::{Outcome, Sample};
@@ -51,8 +51,11 @@ fn us(d: Duration) -> u64 {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum What {
-    /// An origin answer lands in both tiers, expiring after these µs.
-    Fill { key: Key, version: u32, l1_ttl: u64, l2_ttl: u64 },
+    /// An origin answer fetched from `fetched_at` lands in both tiers,
+    /// expiring after these µs.
+    Fill { key: Key, version: u32, fetched_at: u64, l1_ttl: u64, l2_ttl: u64 },
+    /// An L2 hit's copy lands in L1, expiring at `expires`.
+    Promote { key: Key, version: u32, expires: u64 },
     /// A webhook for `version` of `key` reaches the endpoint.
     Webhook { key: Key, version: u32, duplicate: bool },
     /// Redis is killed: it comes back empty.
@@ -93,9 +96,16 @@ type SimResult = Result<Served<SimEntry>, OriginDown>;
 /// A miss in flight: when it ends and what it answered.
 #[derive(Clone, Copy, Debug)]
 struct Flight {
+    /// When the leader's read ended (followers are answered then).
     end: u64,
+    /// The leader's fill, if it filled: when it landed in L1, the L1 entry,
+    /// and when its fetch started (for the tombstones).
+    filled: Option<(u64, SimEntry, u64)>,
     result: SimResult,
 }
+
+/// No invalidation yet (a tombstone's time).
+const NO_TOMBSTONE: u64 = u64::MAX;
 
 /// How a driven read ended.
 struct Ended {
@@ -131,6 +141,22 @@ impl Truth {
     }
 }
 
+/// One request as the simulator served it (for the parity test): when it
+/// started and finished (µs), how it was served, and which version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traced {
+    /// Which key.
+    pub key: Key,
+    /// When it started.
+    pub start: u64,
+    /// When it finished.
+    pub finished: u64,
+    /// How it was served.
+    pub outcome: Outcome,
+    /// The version served.
+    pub version: Option<u32>,
+}
+
 /// Everything a simulated policy run counts.
 #[derive(Debug)]
 pub struct Outputs {
@@ -150,6 +176,9 @@ pub struct Outputs {
     pub last_finish: u64,
     /// Events emitted (mutations made).
     pub mutations: u64,
+    /// Each request, when traced ([`Engine::traced`]).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub trace: Vec<Traced>,
 }
 
 /// One policy's simulation.
@@ -160,7 +189,12 @@ pub struct Engine<'a> {
     redis: RedisModel,
     table: Vec<Item>,
     truth: Truth,
-    tombstone: Vec<u32>,
+    /// When each key was last invalidated (µs; [`NO_TOMBSTONE`]): fills of data
+    /// fetched at or before it are refused, as the live tiers' tombstones do.
+    tombstone: Vec<u64>,
+    /// Each key's salt ([`crate::chain::key_salt`] of its name), when a
+    /// policy draws by key (jitter, XFetch).
+    salts: Vec<u64>,
     tiers: TierCosts,
     stripe: StripeModel,
     rng: SplitMix,
@@ -178,6 +212,7 @@ pub struct Engine<'a> {
     recorder: Recorder,
     mutations: u64,
     last_finish: u64,
+    trace: Option<Vec<Traced>>,
 }
 
 impl<'a> Engine<'a> {
@@ -201,7 +236,12 @@ impl<'a> Engine<'a> {
             redis,
             table: vec![Item::default(); n],
             truth: Truth { version: vec![1; n], changed: vec![[0, 0]; n] },
-            tombstone: vec![0; n],
+            tombstone: vec![NO_TOMBSTONE; n],
+            salts: if policy.jitter > 0.0 || policy.defences.early_refresh_beta > 0.0 {
+                (0..n).map(|k| crate::chain::key_salt(space.kind(k as Key), &space.name(k as Key))).collect()
+            } else {
+                Vec::new()
+            },
             stripe: StripeModel::new(scenario, etiquette, tiers.measured_origin(), crate::rng::mix(seed, 1)),
             tiers,
             rng: SplitMix::new(crate::rng::mix(seed, 2)),
@@ -225,12 +265,27 @@ impl<'a> Engine<'a> {
             recorder: Recorder::new(scenario.duration),
             mutations: 0,
             last_finish: 0,
+            trace: None,
             policy,
         };
         for at in e.tiers.redis_kills() {
             e.schedule(at, What::RedisKill);
         }
         e
+    }
+
+    /// This engine with a Stripe answering after exactly `us` µs (tests).
+    #[cfg(test)]
+    pub(crate) fn with_fixed_origin(mut self, us: u64) -> Self {
+        self.stripe.fixed_latency(us);
+        self
+    }
+
+    /// This engine, keeping every request's [`Traced`] (tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn traced(mut self) -> Self {
+        self.trace = Some(Vec::new());
+        self
     }
 
     fn schedule(&mut self, at: u64, what: What) {
@@ -264,8 +319,11 @@ impl<'a> Engine<'a> {
             self.callers.push(Reverse(finished));
         }
         self.advance(u64::MAX, &mut mutations);
-        let Engine { recorder, out_chain, meter, webhooks, stripe, tiers, last_finish, mutations, .. } = self;
-        Outputs { recorder, chain: out_chain, meter, webhooks, stripe, tiers, last_finish, mutations }
+        let Engine {
+            recorder, out_chain, meter, webhooks, stripe, tiers, last_finish, mutations, trace, ..
+        } = self;
+        let trace = trace.unwrap_or_default();
+        Outputs { recorder, chain: out_chain, meter, webhooks, stripe, tiers, last_finish, mutations, trace }
     }
 
     /// Applies every event and mutation before `now`.
@@ -301,7 +359,17 @@ impl<'a> Engine<'a> {
     fn apply(&mut self, at: u64, what: What) {
         match what {
             What::RedisKill => self.redis.flush(),
-            What::Fill { key, version, l1_ttl, l2_ttl } => self.fill(at, key, version, l1_ttl, l2_ttl),
+            What::Promote { key, version, expires } => {
+                let (w, _) = self.l1_write(key, version, expires, at);
+                read_path::count_l1_write(w, crate::chain::Counter::promotions, &mut self.out_chain);
+                if w.is_ok() {
+                    let data = data_bytes(self.space.kind(key));
+                    self.meter.add_n(Op::L1Write, op_bytes(Op::L1Write, data), 1);
+                }
+            }
+            What::Fill { key, version, fetched_at, l1_ttl, l2_ttl } => {
+                self.fill(at, key, version, fetched_at, [l1_ttl, l2_ttl]);
+            }
             What::Webhook { key, version, duplicate } => {
                 if let Some(back) = self.tiers.webhooks_down(at) {
                     // Stripe retries a refused delivery later.
@@ -317,8 +385,7 @@ impl<'a> Engine<'a> {
                 self.webhooks.applied += 1;
                 self.webhooks.keys_invalidated += 1;
                 self.out_chain.invalidations += 1;
-                let t = &mut self.tombstone[key as usize];
-                *t = (*t).max(version);
+                self.tombstone[key as usize] = at;
                 self.redis.delete(key);
                 let item = &mut self.table[key as usize];
                 if item.version != 0 {
@@ -331,9 +398,9 @@ impl<'a> Engine<'a> {
     /// An origin answer of `version` lands: each tier refuses it when an
     /// invalidation overtook it or the tier holds newer data; counted as the
     /// live chain counts its writes.
-    fn fill(&mut self, at: u64, key: Key, version: u32, l1_ttl: u64, l2_ttl: u64) {
+    fn fill(&mut self, at: u64, key: Key, version: u32, fetched_at: u64, [l1_ttl, l2_ttl]: [u64; 2]) {
         let replaces = self.table[key as usize].version != 0;
-        let (l1, l2) = if version < self.tombstone[key as usize] {
+        let (l1, l2) = if self.overtaken(key, fetched_at) {
             (Ok(WriteOutcome::Invalidated), Ok(WriteOutcome::Invalidated))
         } else {
             let l2 = if self.tiers.dynamodb(at).ok {
@@ -374,10 +441,10 @@ impl<'a> Engine<'a> {
         (Ok(WriteOutcome::Written), c.us)
     }
 
-    /// The salt of `key`'s draws (XFetch, jitter): the simulator's keys are not
-    /// the live run's Stripe ids, so a cheap stable mix of the key's index.
-    fn salt(key: Key) -> u64 {
-        crate::rng::mix(0x5a17, u64::from(key))
+    /// The salt of `key`'s draws (XFetch, jitter), as the live chain salts a
+    /// key of the same name; 0 when the policy draws nothing by key.
+    fn salt(&self, key: Key) -> u64 {
+        self.salts.get(key as usize).copied().unwrap_or(0)
     }
 
     /// Starts a background refresh of `key` at `now` unless one is running.
@@ -385,7 +452,7 @@ impl<'a> Engine<'a> {
         if self.refreshing.get(&key).is_some_and(|end| *end > now) {
             return;
         }
-        let path = SimPath::refresh(self.space.kind(key), Self::salt(key));
+        let path = SimPath::refresh(self.space.kind(key), self.salt(key));
         let first = path.first();
         let ended = self.drive(key, path, first, now);
         self.refreshing.insert(key, ended.at);
@@ -393,7 +460,7 @@ impl<'a> Engine<'a> {
 
     /// One read of `key` sent at `start`: returns when it finished.
     fn read(&mut self, intended: u64, start: u64, key: Key) -> u64 {
-        let path = SimPath::new(self.space.kind(key), Self::salt(key), self.fetch_time.delta());
+        let path = SimPath::new(self.space.kind(key), self.salt(key), self.fetch_time.delta());
         let first = path.first();
         let ended = self.drive(key, path, first, start);
         if ended.refresh {
@@ -422,14 +489,16 @@ impl<'a> Engine<'a> {
     /// Performs `path`'s steps from `step` at `t` against the models.
     fn drive(&mut self, key: Key, mut path: SimPath, mut step: SimStep, mut t: u64) -> Ended {
         let kind = self.space.kind(key);
-        let shares = self.policy.defences.coalesce || self.policy.defences.lease.is_some();
-        let (mut fetched, mut polled, mut version, mut fetch_start) = (false, false, 0, t);
+        // Whether this read leads a flight others join: as the coalescing
+        // leader, or as the lease holder.
+        let (mut leads, mut polled, mut version, mut fetch_start) = (false, false, 0, t);
+        let mut filled = None;
         loop {
             let step_now = match step {
                 Step::Done { result, refresh } => {
-                    if fetched && shares {
+                    if leads {
                         let shared = result.clone().map_err(|_| OriginDown);
-                        self.flights.insert(key, Flight { end: t, result: shared });
+                        self.flights.insert(key, Flight { end: t, filled, result: shared });
                     }
                     return Ended { at: t, result, refresh, polled };
                 }
@@ -447,7 +516,10 @@ impl<'a> Engine<'a> {
                         t = f.end;
                         read_path::Flight::Joined(f.result)
                     }
-                    None => read_path::Flight::Lead,
+                    None => {
+                        leads = true;
+                        read_path::Flight::Lead
+                    }
                 }),
                 Step::ReadL2 => {
                     let c = self.tiers.dynamodb(t);
@@ -461,9 +533,9 @@ impl<'a> Engine<'a> {
                 }
                 Step::Promote { ttl, .. } => {
                     let version = path.held().map_or(0, |e| e.version);
-                    let (w, took) = self.l1_write(key, version, t + us(ttl), t);
-                    t += took;
-                    Input::Promoted(w)
+                    self.schedule(t, What::Promote { key, version, expires: t + us(ttl) });
+                    t += self.tiers.redis(t).us;
+                    Input::Promoted(None)
                 }
                 Step::AcquireLease { .. } => {
                     let c = self.tiers.redis(t);
@@ -471,25 +543,25 @@ impl<'a> Engine<'a> {
                     Input::Lease(match (c.ok, self.flight(key, t)) {
                         (false, _) => Lease::Failed,
                         (true, Some(_)) => Lease::Held,
-                        (true, None) => Lease::Taken,
+                        (true, None) => {
+                            leads = true;
+                            Lease::Taken
+                        }
                     })
                 }
                 Step::Poll { after } => {
                     polled = true;
                     t += us(after);
-                    Input::L1(match self.flights.get(&key).copied() {
-                        Some(Flight { end, result: Ok(s) })
-                            if end <= t && s.entry.version >= self.tombstone(key) =>
-                        {
-                            let ttl = self.policy.fill_ttl(Tier::L1, kind, Self::salt(key), ts(end));
+                    let landed = self.flights.get(&key).and_then(|f| f.filled);
+                    Input::L1(match landed {
+                        Some((at, entry, fetched_at)) if at <= t && !self.overtaken(key, fetched_at) => {
                             t += self.tiers.redis(t).us;
-                            Found::Entry(SimEntry { version: s.entry.version, expires: ts(end + us(ttl)) })
+                            Found::Entry(entry)
                         }
                         _ => self.l1_lookup(key, &mut t),
                     })
                 }
                 Step::Fetch => {
-                    fetched = true;
                     fetch_start = t;
                     let f = self.stripe.fetch(kind, t);
                     t += f.took_us;
@@ -501,11 +573,14 @@ impl<'a> Engine<'a> {
                 }
                 Step::Fill { l1_ttl, l2_ttl, .. } => {
                     let (l1_ttl, l2_ttl) = (us(l1_ttl), us(l2_ttl));
-                    self.schedule(t, What::Fill { key, version, l1_ttl, l2_ttl });
+                    self.schedule(t, What::Fill { key, version, fetched_at: fetch_start, l1_ttl, l2_ttl });
+                    filled = Some((t, SimEntry { version, expires: ts(t + l1_ttl) }, fetch_start));
                     let expires = ts(t + l2_ttl);
                     if !self.tiers.calibrated_origin() {
-                        // The fill's writes; a measured origin latency holds them already.
-                        t += self.tiers.dynamodb(t).us + self.tiers.redis(t).us;
+                        // The fill's two writes, made at once; a measured origin
+                        // latency holds them already.
+                        let (d, r) = (self.tiers.dynamodb(t).us, self.tiers.redis(t).us);
+                        t += d.max(r);
                     }
                     Input::Filled { entry: SimEntry { version, expires }, writes: None }
                 }
@@ -545,8 +620,11 @@ impl<'a> Engine<'a> {
         self.flights.get(&key).filter(|f| f.end > now).copied()
     }
 
-    fn tombstone(&self, key: Key) -> u32 {
-        self.tombstone[key as usize]
+    /// Whether `key` was invalidated at or after `fetched_at` (a fill of data
+    /// fetched then would resurrect what the invalidation removed).
+    fn overtaken(&self, key: Key, fetched_at: u64) -> bool {
+        let t = self.tombstone[key as usize];
+        t != NO_TOMBSTONE && fetched_at <= t
     }
 
     /// With a calibration, the served layer's measured latency replaces the
@@ -566,6 +644,9 @@ impl<'a> Engine<'a> {
         version: Option<u32>,
     ) -> u64 {
         let stale_age = version.and_then(|v| self.truth.stale_age(key, v, start));
+        if let Some(trace) = &mut self.trace {
+            trace.push(Traced { key, start, finished, outcome, version });
+        }
         let micros = Duration::from_micros;
         let sample = Sample {
             intended: micros(intended),

@@ -82,8 +82,9 @@ impl Dist {
     pub fn log_normal(p50: Duration, p99: Duration) -> Self {
         // z of the 99th percentile of the standard normal.
         const Z99: f64 = 2.326_347_874;
-        if p50.is_zero() {
-            return Dist { table: Table::Quantiles(vec![0]) };
+        if p50.is_zero() || p99 <= p50 {
+            // No spread: exactly the median (the float path would lose a µs).
+            return Dist { table: Table::Quantiles(vec![p50.as_micros() as u64]) };
         }
         let mu = p50.as_secs_f64().ln();
         let sigma = (p99.max(p50).as_secs_f64().ln() - mu) / Z99;

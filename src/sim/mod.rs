@@ -8,6 +8,8 @@
 pub mod calibrate;
 mod engine;
 pub mod latency;
+#[cfg(test)]
+mod parity;
 pub mod plan;
 mod record;
 pub mod redis;

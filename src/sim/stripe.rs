@@ -164,6 +164,13 @@ impl StripeModel {
         }
     }
 
+    /// Answers every call after exactly `us` µs (the parity test's Stripe).
+    #[cfg(test)]
+    pub(crate) fn fixed_latency(&mut self, us: u64) {
+        self.tables = ObjectKind::ALL.map(|_| Dist::log_normal_us(us, us));
+        self.latency.spike_probability = 0.0;
+    }
+
     /// A fetch of `kind` starting at `now` (µs of run time): the etiquette's
     /// guards, then attempts with the policy's retries.
     pub fn fetch(&mut self, kind: ObjectKind, now: u64) -> Fetch {

@@ -128,11 +128,23 @@ impl TierCosts {
         Cost { us: took.min(DYNAMO_TIMEOUT_US), ok: false }
     }
 
-    /// Whether the webhook endpoint is down at `now`; if so, when it is back.
+    /// Whether the webhook endpoint cannot take a webhook at `now`; if so,
+    /// when it can again. It is down, or a tier it invalidates is (Redis paused
+    /// or killed, DynamoDB paused: the invalidation fails, the endpoint answers
+    /// 5xx and Stripe retries).
     pub fn webhooks_down(&self, now: u64) -> Option<u64> {
+        let refuses = |k: FaultKind| {
+            matches!(
+                k,
+                FaultKind::WebhookOutage
+                    | FaultKind::RedisPause
+                    | FaultKind::RedisKill
+                    | FaultKind::DynamoPause
+            )
+        };
         self.faults
             .iter()
-            .filter(|(s, e, f)| f.kind == FaultKind::WebhookOutage && (*s..*e).contains(&now))
+            .filter(|(s, e, f)| refuses(f.kind) && (*s..*e).contains(&now))
             .map(|(_, e, _)| *e)
             .max()
     }

@@ -2,6 +2,7 @@
 //! adds in-memory models of both behind the same traits.
 
 pub mod dynamo;
+pub mod memory;
 pub mod redis;
 
 use std::future::Future;
