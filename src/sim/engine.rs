@@ -433,7 +433,7 @@ impl<'a> Engine<'a> {
         if !c.ok {
             return (Err(()), c.us);
         }
-        let stored = self.redis.version(key);
+        let stored = self.redis.live_version(key, at, self.retention);
         if stored > version {
             return (Ok(WriteOutcome::Conflict { stored_version: u64::from(stored) }), c.us);
         }

@@ -151,6 +151,13 @@ impl RedisModel {
         self.slots[key as usize].version
     }
 
+    /// The version `key` holds at `now` (0: none, or expired past `retention`:
+    /// Redis has dropped it, so it refuses no write).
+    pub fn live_version(&self, key: Key, now: u64, retention: u64) -> u32 {
+        let s = self.slots[key as usize];
+        if now >= s.expires.saturating_add(retention) { 0 } else { s.version }
+    }
+
     /// Deletes `key` (`DEL`); whether it was there.
     pub fn delete(&mut self, key: Key) -> bool {
         let there = self.slots[key as usize].version != 0;

@@ -14,7 +14,9 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 
 use super::{L2Store, Lookup, SameVersion, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use crate::chain::CacheEntry;
@@ -99,6 +101,31 @@ pub struct DynamoL2 {
     table: String,
     consistent_read: bool,
     query_page_size: Option<i32>,
+    consumed: std::sync::Arc<Consumed>,
+}
+
+/// The capacity DynamoDB said the read path's GetItems and PutItems consumed
+/// (`ReturnConsumedCapacity: INDEXES`, table and indexes), in thousandths of a
+/// unit: the independent check of the meter. A PutItem its condition refused
+/// reports none (the SDK's error carries no `ConsumedCapacity`).
+#[derive(Debug, Default)]
+pub struct Consumed {
+    read_milli: std::sync::atomic::AtomicU64,
+    write_milli: std::sync::atomic::AtomicU64,
+}
+
+impl Consumed {
+    fn add(counter: &std::sync::atomic::AtomicU64, c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) {
+        let units = c.and_then(|c| c.capacity_units()).unwrap_or(0.0);
+        counter.fetch_add((units * 1_000.0).round() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Read and write units consumed so far.
+    pub fn units(&self) -> (f64, f64) {
+        let get =
+            |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1_000.0;
+        (get(&self.read_milli), get(&self.write_milli))
+    }
 }
 
 impl fmt::Debug for DynamoL2 {
@@ -151,6 +178,7 @@ impl DynamoL2 {
             table: options.table.name.clone(),
             consistent_read: options.consistent_read,
             query_page_size: options.query_page_size,
+            consumed: std::sync::Arc::default(),
         })
     }
 
@@ -162,7 +190,13 @@ impl DynamoL2 {
             table: options.table.name.clone(),
             consistent_read: options.consistent_read,
             query_page_size: options.query_page_size,
+            consumed: std::sync::Arc::default(),
         }
+    }
+
+    /// What DynamoDB said this store's reads and fills consumed (shared by clones).
+    pub fn consumed(&self) -> &Consumed {
+        &self.consumed
     }
 
     /// The underlying SDK client (for inspection in tests and tools).
@@ -385,9 +419,11 @@ impl L2Store for DynamoL2 {
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(key)))
             .consistent_read(self.consistent_read)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await
             .map_err(|e| dynamo_err("GetItem", e))?;
+        Consumed::add(&self.consumed.read_milli, out.consumed_capacity());
         Ok(match out.item {
             None => Lookup::Absent,
             Some(item) if !item.contains_key("data") && item.contains_key("invalidatedAt") => Lookup::Absent,
@@ -432,8 +468,12 @@ impl L2Store for DynamoL2 {
         };
         let result = request
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await;
+        if let Ok(out) = &result {
+            Consumed::add(&self.consumed.write_milli, out.consumed_capacity());
+        }
         match result {
             // A variant's fill checks its object's tombstone after writing: an
             // invalidation of the object either came first (seen here: the

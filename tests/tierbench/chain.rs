@@ -52,6 +52,7 @@ on_each_backend!(
     accounts_never_share_an_entry,
     table_is_created_like_the_seed_template,
     a_webhook_invalidates_every_variant_of_its_object,
+    metered_dynamodb_units_are_what_dynamodb_local_says_it_consumed,
 );
 
 fn cus(id: &str) -> CacheKey {
@@ -434,5 +435,47 @@ async fn a_webhook_invalidates_every_variant_of_its_object(choice: BackendChoice
     for key in &variants("cus_v") {
         assert_eq!(s.chain.read(key).await.unwrap().layer, Layer::Origin, "{key:?} refetched");
     }
+    s.finish().await;
+}
+
+/// The meter against DynamoDB's own account: every GetItem and PutItem the
+/// read path made, priced in read and write units from the meter, equals the
+/// `ConsumedCapacity` (table and indexes) DynamoDB Local returned for them.
+/// Objects from 0.5 KB to 9 KB; first fills, hits, promotions and refills of
+/// expired items (whose index key moves).
+async fn metered_dynamodb_units_are_what_dynamodb_local_says_it_consumed(choice: BackendChoice) {
+    let policy = TtlPolicy::uniform(Duration::from_secs(60), Duration::from_secs(120));
+    let s = setup(choice, policy, DynamoOptions::default()).await;
+    let sizes = [0, 300, 700, 1_500, 3_000, 3_700, 4_200, 6_000, 9_000];
+    let body = |id: &str, v: u64, pad: usize| {
+        format!(
+            r#"{{"id":"{id}","object":"customer","v":{v},"metadata":{{"padding":"{}"}}}}"#,
+            "x".repeat(pad)
+        )
+    };
+    for (i, pad) in sizes.iter().enumerate() {
+        let id = format!("cus_m{i}");
+        s.origin.stripe.set("", &format!("/v1/customers/{id}"), 1, &body(&id, 1, *pad));
+    }
+    let keys: Vec<CacheKey> = (0..sizes.len()).map(|i| cus(&format!("cus_m{i}"))).collect();
+    for k in &keys {
+        assert_eq!(s.chain.read(k).await.unwrap().layer, Layer::Origin);
+        assert_eq!(s.chain.read(k).await.unwrap().layer, Layer::L1);
+        s.chain.l1().delete(k).await.unwrap();
+        assert_eq!(s.chain.read(k).await.unwrap().layer, Layer::L2);
+    }
+    s.clock.advance(Duration::from_secs(121));
+    for (i, (k, pad)) in keys.iter().zip(sizes).enumerate() {
+        s.origin.stripe.set("", &format!("/v1/customers/{}", k.id), 2, &body(&k.id, 2, pad + i));
+        let served = s.chain.read(k).await.unwrap();
+        assert_eq!((served.layer, served.entry.version), (Layer::Origin, 2));
+    }
+    let mut tally = tierbench::harness::usage::UsageTally::default();
+    tally.add_meter(&s.chain.meter().snapshot());
+    let (read, write) = s.chain.l2().consumed().units();
+    let metered = (tally.dynamodb.read_units(), tally.dynamodb.write_units());
+    eprintln!("consumed: {read} read, {write} write units; metered {metered:?}");
+    assert!(read > 0.0 && write > 0.0, "DynamoDB Local reported no consumed capacity");
+    assert_eq!(metered, (read, write), "metered (left) and consumed (right) read and write units");
     s.finish().await;
 }
