@@ -1,9 +1,8 @@
 //! The meter: every tier and origin operation a driver of the read path
 //! performs, counted where it performs it, the same way live and simulated.
-//! The cost model prices these counts (through
-//! [`crate::harness::usage::UsageTally::add_meter`]), not the layer that served
-//! a request: a coalesced follower costs no fill, a background refresh costs
-//! what it did.
+//! The cost model prices these counts (the harness's `UsageTally::add_meter`
+//! turns them into its usage), not the layer that served a request: a
+//! coalesced follower costs no fill, a background refresh costs what it did.
 //!
 //! Operations are kept by kind and by size in whole KiB, the block every price
 //! rounds to (DynamoDB write units per 1 KB, read units per 4 KB, ElastiCache

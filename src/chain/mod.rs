@@ -3,7 +3,6 @@
 //! the simulator drives the same ones.
 
 pub mod defences;
-mod entry;
 pub mod flights;
 pub mod meter;
 pub mod policy;
@@ -18,7 +17,8 @@ use futures_util::{StreamExt, stream};
 use tracing::debug;
 
 pub use self::defences::{Defences, Freshness, LeaseConfig};
-pub use self::entry::{CacheEntry, checksum, stored_data};
+/// The cached entry lives with the tiers that store it; the chain re-exports it.
+pub use crate::store::{CacheEntry, checksum, stored_data};
 pub use self::flights::{Flights, Role};
 pub use self::meter::{Meter, MeterCounts};
 pub use self::policy::{Tier, TtlPolicy};

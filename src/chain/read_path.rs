@@ -2,7 +2,7 @@
 //! lookup, a write or a fetch answered and the time, it counts and answers the
 //! next [`Step`] to perform. The live chain performs the steps against Redis,
 //! DynamoDB and Stripe ([`super::CacheChain`]); the simulator performs them
-//! against its models ([`crate::sim`]). Both drive this one copy, so a
+//! against its models (`sim::engine`). Both drive this one copy, so a
 //! simulated and a live run take the same decisions (DESIGN.md, decision 1).
 //!
 //! The order of a read: L1 lookup -> freshness -> (coalesce) -> L2 lookup ->

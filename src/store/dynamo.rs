@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{L2Store, Lookup, SameVersion, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
-use crate::chain::CacheEntry;
+use super::CacheEntry;
 use crate::clock::Timestamp;
 use crate::stripe::{CacheKey, ObjectKind};
 
@@ -545,7 +545,7 @@ impl L2Store for DynamoL2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::checksum;
+    use crate::store::checksum;
     use crate::stripe::ObjectKind;
 
     #[test]

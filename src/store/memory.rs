@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::{L1Store, L2Store, Lookup, SameVersion, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
-use crate::chain::CacheEntry;
+use super::CacheEntry;
 use crate::clock::{SharedClock, Timestamp};
 use crate::stripe::{CacheKey, ObjectKind};
 

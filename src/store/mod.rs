@@ -2,13 +2,14 @@
 //! adds in-memory models of both behind the same traits.
 
 pub mod dynamo;
+mod entry;
 pub mod memory;
 pub mod redis;
 
 use std::future::Future;
 use std::time::Duration;
 
-use crate::chain::CacheEntry;
+pub use self::entry::{CacheEntry, checksum, stored_data};
 use crate::clock::Timestamp;
 use crate::stripe::{CacheKey, ObjectKind};
 

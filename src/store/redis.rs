@@ -8,7 +8,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{L1Store, Lookup, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
-use crate::chain::CacheEntry;
+use super::CacheEntry;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::stripe::CacheKey;
 
