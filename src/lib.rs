@@ -50,6 +50,7 @@ pub mod mock;
 pub mod origin;
 pub mod report;
 pub mod rng;
+pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod store;

@@ -17,8 +17,6 @@ use futures_util::{StreamExt, stream};
 use tracing::debug;
 
 pub use self::defences::{Defences, Freshness, LeaseConfig};
-/// The cached entry lives with the tiers that store it; the chain re-exports it.
-pub use crate::store::{CacheEntry, checksum, stored_data};
 pub use self::flights::{Flights, Role};
 pub use self::meter::{Meter, MeterCounts};
 pub use self::policy::{Tier, TtlPolicy};
@@ -28,6 +26,8 @@ pub use self::stats::{ChainCounters, ChainStats, Count, Counter};
 pub use self::webhook::{Applied, WebhookError, WebhookHandler};
 use crate::clock::{SharedClock, Timestamp};
 use crate::origin::{Origin, OriginError};
+/// The cached entry lives with the tiers that store it; the chain re-exports it.
+pub use crate::store::{CacheEntry, checksum, stored_data};
 use crate::store::{L1Store, L2Store, Lookup, SameVersion, StoreError};
 use crate::stripe::{CacheKey, ObjectKind};
 

@@ -8,8 +8,10 @@ pub mod faults;
 mod mutations;
 pub mod progress;
 mod stripe_series;
-pub mod usage;
 pub mod webhooks;
+
+pub(crate) use crate::run::usage_of;
+pub use crate::run::{Peaks, PolicyRun, WebhookCounts, usage};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -21,16 +23,12 @@ use tokio::time::Instant;
 
 use self::callers::{CallerReport, ChainFactory, Context};
 use self::usage::UsageTally;
-pub use self::webhooks::WebhookCounts;
 use crate::backends::Endpoints;
-use crate::chain::{CacheChain, ChainCounters, TtlPolicy, WebhookHandler};
+use crate::chain::{CacheChain, ChainCounters, WebhookHandler};
 use crate::clock::SystemClock;
-use crate::cost::{DynamoStorage, RedisCommand, RedisWorkingSet, Usage};
 use crate::metrics::{RunMetrics, Sample};
-use crate::mock::{CounterSnapshot, MockConfig, MockError, MockStripe, WebhookEndpointConfig};
-use crate::origin::{
-    Budget, EtiquetteSnapshot, Guarded, OriginGuards, StripeHttp, StripeHttpOptions, StripeMode,
-};
+use crate::mock::{MockConfig, MockError, MockStripe, WebhookEndpointConfig};
+use crate::origin::{Budget, Guarded, OriginGuards, StripeHttp, StripeHttpOptions, StripeMode};
 use crate::rng::mix;
 use crate::scenario::Scenario;
 use crate::store::{DynamoL2, DynamoOptions, RedisL1, RedisOptions, StoreError, TableSpec};
@@ -57,37 +55,6 @@ pub enum HarnessError {
     /// The scenario's faults cannot run on these backends.
     #[error(transparent)]
     Fault(#[from] faults::FaultError),
-}
-
-/// What one policy's run measured.
-#[derive(Clone, Debug)]
-pub struct PolicyRun {
-    /// The policy's name.
-    pub name: String,
-    /// The TTLs as run (time-compressed).
-    pub ttl: TtlPolicy,
-    /// Requests, latencies, staleness.
-    pub metrics: RunMetrics,
-    /// Chain counters summed over every caller.
-    pub chain: ChainCounters,
-    /// What the mock Stripe counted (requests, 429s by reason, webhooks).
-    pub stripe: CounterSnapshot,
-    /// What the webhook endpoint saw.
-    pub webhooks: WebhookCounts,
-    /// Origin answers that were 429s, as callers saw them.
-    pub rate_limited: u64,
-    /// Cold starts the callers went through.
-    pub cold_starts: u64,
-    /// Wall time from the first intended start to the last answer.
-    pub wall: Duration,
-    /// What the run used, in the cost model's terms.
-    pub usage: Usage,
-    /// Whether Ctrl-C cut it short.
-    pub interrupted: bool,
-    /// What the Stripe etiquette did (budget waits and refusals, retries, breaker).
-    pub etiquette: EtiquetteSnapshot,
-    /// What callers felt during each injected fault.
-    pub faults: Vec<faults::FaultWindow>,
 }
 
 fn mock_config(scenario: &Scenario) -> MockConfig {
@@ -380,113 +347,6 @@ pub async fn run_policy(
         etiquette: guards.snapshot(),
         faults: fault_windows,
     })
-}
-
-/// The busiest second's counts the cost model sizes capacity by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Peaks {
-    /// L1 misses (each a DynamoDB GetItem).
-    pub reads: u64,
-    /// Origin-served requests (each a fill: a PutItem).
-    pub fills: u64,
-    /// Requests that reached Stripe (served or failed).
-    pub stripe: u64,
-}
-
-impl Peaks {
-    /// The peaks of a per-second series.
-    pub fn of(metrics: &RunMetrics) -> Self {
-        let busiest = |f: fn(&crate::metrics::Counts) -> u64| {
-            metrics.seconds.iter().map(|s| f(&s.counts)).max().unwrap_or(0)
-        };
-        Peaks {
-            reads: busiest(|c| c.l2 + c.origin + c.errors),
-            fills: busiest(|c| c.origin),
-            stripe: busiest(|c| c.origin + c.errors),
-        }
-    }
-}
-
-/// The cost model's input: the callers' tallies, plus invalidations, the
-/// working set (distinct keys filled, at the mean entry size, at most
-/// `key_space` keys) and Stripe calls.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn usage_of(
-    mut tally: UsageTally,
-    metrics: &RunMetrics,
-    peaks: Peaks,
-    chain: &ChainCounters,
-    webhooks: &WebhookCounts,
-    stripe: &CounterSnapshot,
-    key_space: u64,
-    scenario: &Scenario,
-    wall: Duration,
-) -> Usage {
-    let sets = tally.redis.count(RedisCommand::Set).max(1);
-    let set_bytes = tally
-        .redis
-        .ops
-        .sum_by(|op| if op.command == RedisCommand::Set { op.transferred_bytes as f64 } else { 0.0 });
-    let mean_envelope = (set_bytes / sets as f64) as u64;
-    let mean_data = mean_envelope.saturating_sub(usage::ENVELOPE_OVERHEAD_BYTES);
-    tally.record_invalidations(webhooks.keys_invalidated, mean_data);
-    let mut usage = tally.into_usage(
-        wall.as_secs_f64().max(1e-3),
-        metrics.counts.requests,
-        stripe.requests,
-        peaks.stripe as f64,
-        scenario.stripe.live_mode,
-    );
-    usage.deployment = scenario.cost.deployment.clone();
-    derive_usage(&mut usage, metrics, peaks, chain, webhooks.keys_invalidated, key_space);
-    usage
-}
-
-/// Fills in what a run's usage derives rather than counts, from its measured
-/// totals: the DynamoDB peaks for provisioned capacity and the Stripe peak
-/// (from `peaks`), the Redis working set and the DynamoDB storage (from the
-/// fills, at the mean entry size, at most `key_space` keys). A merge of
-/// shards calls it again over their sum.
-pub(crate) fn derive_usage(
-    usage: &mut Usage,
-    metrics: &RunMetrics,
-    peaks: Peaks,
-    chain: &ChainCounters,
-    keys_invalidated: u64,
-    key_space: u64,
-) {
-    let sets = usage.redis.count(RedisCommand::Set).max(1);
-    let set_bytes = usage
-        .redis
-        .ops
-        .sum_by(|op| if op.command == RedisCommand::Set { op.transferred_bytes as f64 } else { 0.0 });
-    let mean_envelope = (set_bytes / sets as f64) as u64;
-    let mean_data = mean_envelope.saturating_sub(usage::ENVELOPE_OVERHEAD_BYTES);
-    usage.stripe.peak_calls_per_s = Some(peaks.stripe as f64);
-    let (reads, writes) = (usage.dynamodb.reads.total().max(1), usage.dynamodb.writes.total().max(1));
-    let (read_units, write_units) = (usage.dynamodb.read_units(), usage.dynamodb.write_units());
-    // Peaks for provisioned capacity: the busiest second's L1 misses (each a
-    // GetItem) and fills (each a PutItem), at the run's mean units per
-    // operation; invalidation writes are spread evenly over the run.
-    let per_s = usage.run_duration_s.max(1.0);
-    let any = !metrics.seconds.is_empty();
-    usage.dynamodb.peak_read_units_per_s = any.then(|| peaks.reads as f64 * read_units / reads as f64);
-    usage.dynamodb.peak_write_units_per_s =
-        any.then(|| peaks.fills as f64 * write_units / writes as f64 + keys_invalidated as f64 / per_s);
-    let keys = (chain.l1_fills + chain.promotions).min(key_space);
-    usage.redis.working_set = RedisWorkingSet {
-        keys,
-        keys_with_ttl: keys,
-        key_bytes_total: keys * 40,
-        value_bytes_total: keys * mean_envelope,
-    };
-    let items = chain.l2_fills.min(key_space);
-    usage.dynamodb.storage = DynamoStorage {
-        item_count: items,
-        item_bytes_total: items * (mean_data + usage::ITEM_OVERHEAD_BYTES),
-        gsi_item_count: items,
-        gsi_bytes_total: items * (mean_data + usage::ITEM_OVERHEAD_BYTES),
-    };
 }
 
 async fn join(tasks: Vec<tokio::task::JoinHandle<CallerReport>>) -> Vec<CallerReport> {

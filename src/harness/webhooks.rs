@@ -10,8 +10,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -19,26 +17,7 @@ use super::callers::LiveChain;
 use crate::chain::{ChainCounters, WebhookError, WebhookHandler};
 use crate::clock::{Clock, SystemClock};
 
-/// What the endpoint saw.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct WebhookCounts {
-    /// Deliveries verified and applied.
-    pub applied: u64,
-    /// Redeliveries of an event already applied (dropped).
-    #[serde(default)]
-    pub duplicates: u64,
-    /// Deliveries answered 503 while a `webhook_outage` fault held the endpoint down.
-    #[serde(default)]
-    pub refused_down: u64,
-    /// Deliveries refused (bad signature or body).
-    pub rejected: u64,
-    /// Deliveries whose invalidation failed (answered 500: Stripe retries).
-    pub failed: u64,
-    /// Cache keys invalidated.
-    pub keys_invalidated: u64,
-}
-
-sum_fields!(WebhookCounts { applied, duplicates, refused_down, rejected, failed, keys_invalidated });
+pub use crate::run::WebhookCounts;
 
 /// The largest webhook body the endpoint reads.
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;

@@ -153,10 +153,10 @@ pub struct RunMetrics {
     /// Totals.
     pub counts: Counts,
     /// Latency from the intended start (coordinated omission corrected), per outcome.
-    #[schemars(schema_with = "crate::report::enum_keyed_map::<Outcome, Latency>")]
+    #[schemars(schema_with = "crate::metrics::enum_keyed_map::<Outcome, Latency>")]
     pub corrected: BTreeMap<Outcome, Latency>,
     /// Latency from the actual send, per outcome.
-    #[schemars(schema_with = "crate::report::enum_keyed_map::<Outcome, Latency>")]
+    #[schemars(schema_with = "crate::metrics::enum_keyed_map::<Outcome, Latency>")]
     pub uncorrected: BTreeMap<Outcome, Latency>,
     /// How old the served version's replacement was, for stale reads.
     pub staleness_age: Latency,
@@ -247,6 +247,17 @@ fn all(by: &BTreeMap<Outcome, Latency>) -> Latency {
     let mut out = Latency::new();
     by.values().for_each(|h| out.merge(h));
     out
+}
+
+/// Schema of a `BTreeMap<K, V>` keyed by a unit enum `K`: `K`'s names as
+/// `propertyNames` (schemars leaves the keys of such a map unchecked when the
+/// variants carry docs). For `#[schemars(schema_with = ...)]`.
+pub(crate) fn enum_keyed_map<K: schemars::JsonSchema, V: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    let mut schema = std::collections::BTreeMap::<K, V>::json_schema(generator);
+    schema.insert("propertyNames".into(), generator.subschema_for::<K>().to_value());
+    schema
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@
 
 use super::{PolicyResult, RunResult, summarize};
 use crate::cost::{CostOptions, Pricing, estimate};
-use crate::harness::faults::{FaultWindow, remeasure};
-use crate::harness::{Peaks, derive_usage};
+use crate::run::faults::{FaultWindow, remeasure};
+use crate::run::{Peaks, derive_usage};
 
 /// Why results cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +75,7 @@ pub fn merge(
             return Err(MergeError::NotOneRun { shard, field, ours, theirs });
         }
     }
-    let stepped = first.mode == "simulated" && (first.duration_s as u64).div_ceil(crate::sim::MAX_SERIES) > 1;
+    let stepped = first.mode == "simulated" && (first.duration_s as u64).div_ceil(crate::run::MAX_SERIES) > 1;
     let policies = (0..first.policies.len())
         .map(|i| {
             let of: Vec<&PolicyResult> = shards.iter().map(|s| &s.policies[i]).collect();
@@ -219,12 +219,12 @@ mod tests {
     use crate::backends::BackendKind;
     use crate::chain::meter::Op;
     use crate::chain::{ChainCounters, MeterCounts, TtlPolicy};
-    use crate::harness::usage::UsageTally;
-    use crate::harness::{PolicyRun, WebhookCounts};
     use crate::metrics::{Outcome, RunMetrics, Sample};
     use crate::mock::{CounterSnapshot, RateLimited};
     use crate::origin::EtiquetteSnapshot;
     use crate::report::SCHEMA_VERSION;
+    use crate::run::usage::UsageTally;
+    use crate::run::{PolicyRun, WebhookCounts};
 
     const KEY_SPACE: u64 = 50;
 

@@ -20,17 +20,16 @@ pub use self::files::{result_dir, write_all, write_atomic, write_partial};
 pub use self::hlog::interval_log;
 pub use self::html::report_html;
 pub use self::merge::{MergeError, merge};
-pub(crate) use self::schema::enum_keyed_map;
 pub use self::schema::{RESULT_SCHEMA_PATH, result_schema, result_schema_text};
 pub use self::table::{fault_table, frontier, terminal_table};
 use crate::backends::BackendKind;
 use crate::chain::{ChainCounters, Tier, TtlPolicy};
 use crate::cost::{CostBreakdown, CostOptions, Pricing, Usage, estimate};
-use crate::harness::faults::FaultWindow;
-use crate::harness::{PolicyRun, WebhookCounts};
 use crate::metrics::RunMetrics;
 use crate::mock::CounterSnapshot;
 use crate::origin::EtiquetteSnapshot;
+use crate::run::faults::FaultWindow;
+use crate::run::{PolicyRun, WebhookCounts};
 use crate::stripe::ObjectKind;
 
 /// Version of the result schema; bumped on any incompatible change.
@@ -77,10 +76,10 @@ pub struct RunResult {
 #[serde(deny_unknown_fields)]
 pub struct TtlView {
     /// L1 TTL per kind.
-    #[schemars(schema_with = "schema::enum_keyed_map::<ObjectKind, f64>")]
+    #[schemars(schema_with = "crate::metrics::enum_keyed_map::<ObjectKind, f64>")]
     pub l1_s: BTreeMap<ObjectKind, f64>,
     /// L2 TTL per kind.
-    #[schemars(schema_with = "schema::enum_keyed_map::<ObjectKind, f64>")]
+    #[schemars(schema_with = "crate::metrics::enum_keyed_map::<ObjectKind, f64>")]
     pub l2_s: BTreeMap<ObjectKind, f64>,
     /// Jitter fraction.
     pub jitter: f64,

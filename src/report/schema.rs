@@ -1,10 +1,7 @@
 //! The JSON Schema of `result.json`, derived from [`RunResult`] and committed
 //! as `results/result.schema.json` (a test keeps the two equal).
 
-use std::collections::BTreeMap;
-
 use schemars::generate::SchemaSettings;
-use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Value, json};
 
 use super::{RunResult, SCHEMA_VERSION};
@@ -28,15 +25,6 @@ pub fn result_schema() -> Value {
     schema
 }
 
-/// Schema of a `BTreeMap<K, V>` keyed by a unit enum `K`: `K`'s names as
-/// `propertyNames` (schemars leaves the keys of such a map unchecked when the
-/// variants carry docs). For `#[schemars(schema_with = ...)]`.
-pub(crate) fn enum_keyed_map<K: JsonSchema, V: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
-    let mut schema = BTreeMap::<K, V>::json_schema(generator);
-    schema.insert("propertyNames".into(), generator.subschema_for::<K>().to_value());
-    schema
-}
-
 /// The schema as committed: pretty-printed with a trailing newline.
 pub fn result_schema_text() -> String {
     format!("{:#}\n", result_schema())
@@ -56,10 +44,10 @@ pub(super) mod tests {
         CacheDeployment, Consistency, DynamoCapacity, Engine, GsiWrite, ItemWrite, Pricing, RedisCommand,
         Usage, WriteMode,
     };
-    use crate::harness::{PolicyRun, WebhookCounts};
     use crate::metrics::{Outcome, RunMetrics, Sample};
     use crate::mock::CounterSnapshot;
     use crate::report::PolicyResult;
+    use crate::run::{PolicyRun, WebhookCounts};
 
     fn committed_path() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(RESULT_SCHEMA_PATH)
@@ -150,7 +138,7 @@ pub(super) mod tests {
                     succeeded: 12,
                     ..Default::default()
                 },
-                faults: vec![crate::harness::faults::FaultWindow {
+                faults: vec![crate::run::faults::FaultWindow {
                     kind: "stripe_outage".into(),
                     at_s: 1.0,
                     duration_s: 1.0,

@@ -22,9 +22,9 @@ use crate::chain::read_path::{
 };
 use crate::chain::{ChainCounters, FetchTime, Layer, MeterCounts, Served, TtlPolicy};
 use crate::clock::Timestamp;
-use crate::harness::WebhookCounts;
 use crate::metrics::{Outcome, Sample};
 use crate::rng::SplitMix;
+use crate::run::WebhookCounts;
 use crate::scenario::Scenario;
 use crate::sim::Dist;
 use crate::sim::record::Recorder;

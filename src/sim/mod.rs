@@ -25,10 +25,10 @@ pub use self::latency::{CalibrationError, Dist, TierLatency, newest_live_result}
 pub use self::record::MAX_SERIES;
 pub use self::redis::{Eviction, RedisModel};
 pub use self::space::{KeySpace, data_bytes};
-use crate::harness::{PolicyRun, faults, usage_of};
 use crate::mock::CounterSnapshot;
 use crate::origin::EtiquetteSnapshot;
 use crate::rng::mix;
+use crate::run::{PolicyRun, faults, usage_of};
 use crate::scenario::Scenario;
 
 /// How the simulator models what a scenario does not say.

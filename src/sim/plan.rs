@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use crate::cost::{CacheDeployment, CostOptions, DynamoCapacity, Pricing, working_set_memory_bytes};
-use crate::harness::PolicyRun;
 use crate::report::PolicyResult;
+use crate::run::PolicyRun;
 use crate::scenario::{Arrival, Scenario};
 use crate::sim::{KeySpace, SimError, SimOptions, simulate_over};
 

@@ -6,15 +6,13 @@
 use std::time::Duration;
 
 use crate::cost::units::billed_ms;
-use crate::harness::Peaks;
-use crate::harness::usage::UsageTally;
 use crate::metrics::{Latency, Outcome, RunMetrics, Sample, Second};
+use crate::run::Peaks;
+use crate::run::usage::UsageTally;
 
 const OUTCOMES: [Outcome; 5] = [Outcome::L1, Outcome::L2, Outcome::Origin, Outcome::Stale, Outcome::Error];
 
-/// At most this many entries in the time series: a long simulation records
-/// it in steps of whole seconds (a day at 1 s would hold 86,400 histograms).
-pub const MAX_SERIES: u64 = 300;
+pub use crate::run::MAX_SERIES;
 
 /// Requests recorded as they finish.
 #[derive(Debug, Default)]

@@ -18,8 +18,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
 };
 
-use super::{L2Store, Lookup, SameVersion, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use super::CacheEntry;
+use super::{L2Store, Lookup, SameVersion, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use crate::clock::Timestamp;
 use crate::stripe::{CacheKey, ObjectKind};
 

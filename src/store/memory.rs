@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::{L1Store, L2Store, Lookup, SameVersion, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use super::CacheEntry;
+use super::{L1Store, L2Store, Lookup, SameVersion, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use crate::clock::{SharedClock, Timestamp};
 use crate::stripe::{CacheKey, ObjectKind};
 

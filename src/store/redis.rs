@@ -7,8 +7,8 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{L1Store, Lookup, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use super::CacheEntry;
+use super::{L1Store, Lookup, StoreError, TOMBSTONE_HORIZON, WriteOutcome};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::stripe::CacheKey;
 
