@@ -194,7 +194,7 @@ where
     /// [`ChainError::Origin`] when neither tier could serve and the origin failed
     /// (or a 404 is remembered).
     pub async fn read(&self, key: &CacheKey) -> Result<Served, ChainError> {
-        let mut path = LivePath::new(key.kind, key_salt(key.kind, &key.id), self.fetch_time.delta());
+        let mut path = LivePath::new(key.kind, self.salt(key), self.fetch_time.delta());
         let input = Input::L1(self.lookup_l1(key).await);
         let data = if let Input::L1(Found::Entry(e)) = &input { e.data.len() as u64 } else { 0 };
         self.meter_step(&path, &Step::ReadL1, &input, data);
@@ -214,9 +214,16 @@ where
     /// # Errors
     /// When the origin fails.
     pub async fn refresh(&self, key: &CacheKey) -> Result<CacheEntry, OriginError> {
-        let path = LivePath::refresh(key.kind, key_salt(key.kind, &key.id));
+        let path = LivePath::refresh(key.kind, self.salt(key));
         let step = path.first();
         self.drive(key, path, step).await.map(|s| s.entry)
+    }
+
+    /// The key's salt when the policy draws by key (jitter, XFetch); else 0,
+    /// without hashing the id on every hit.
+    fn salt(&self, key: &CacheKey) -> u64 {
+        let p = &self.policy;
+        if p.jitter > 0.0 || p.defences.early_refresh_beta > 0.0 { key_salt(key.kind, &key.id) } else { 0 }
     }
 
     /// Performs `path`'s steps from `step` until the read is over, metering
@@ -393,9 +400,9 @@ where
     /// read would drown the terminal in an outage.
     async fn lookup_l1(&self, key: &CacheKey) -> Found<CacheEntry> {
         match self.l1.get(key).await {
-            Ok(Lookup::Found(e)) if e.checksum_ok() => Found::Entry(e),
+            Ok(Lookup::Found(e)) => Found::Entry(e),
             Ok(Lookup::Absent) => Found::Absent,
-            Ok(Lookup::Found(_) | Lookup::Corrupt) => Found::Corrupt,
+            Ok(Lookup::Corrupt) => Found::Corrupt,
             Err(e) => {
                 debug!(?key, error = %e, "L1 read failed; falling through");
                 Found::Failed
@@ -406,9 +413,9 @@ where
     /// What L2 holds under `key` (expired items too, for stale serving).
     async fn lookup_l2(&self, key: &CacheKey) -> Found<CacheEntry> {
         match self.l2.get(key).await {
-            Ok(Lookup::Found(e)) if e.checksum_ok() => Found::Entry(e),
+            Ok(Lookup::Found(e)) => Found::Entry(e),
             Ok(Lookup::Absent) => Found::Absent,
-            Ok(Lookup::Found(_) | Lookup::Corrupt) => Found::Corrupt,
+            Ok(Lookup::Corrupt) => Found::Corrupt,
             Err(e) => {
                 debug!(pk = %key.pk(), sk = %key.sk(), error = %e, "L2 read failed; falling through");
                 Found::Failed

@@ -427,7 +427,9 @@ impl L2Store for DynamoL2 {
         Ok(match out.item {
             None => Lookup::Absent,
             Some(item) if !item.contains_key("data") && item.contains_key("invalidatedAt") => Lookup::Absent,
-            Some(item) => from_item(&item).map_or(Lookup::Corrupt, Lookup::Found),
+            Some(item) => {
+                from_item(&item).filter(CacheEntry::checksum_ok).map_or(Lookup::Corrupt, Lookup::Found)
+            }
         })
     }
 

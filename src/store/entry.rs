@@ -108,6 +108,16 @@ impl CacheEntry {
         })
     }
 
+    /// Decodes an envelope written by [`CacheEntry::to_json`] and verifies its
+    /// checksum (once: the fast path verifies as it decodes); `None` when it is
+    /// damaged either way.
+    pub fn from_json_verified(text: &str) -> Option<CacheEntry> {
+        if let Some(entry) = Self::from_verified_json(text) {
+            return Some(entry);
+        }
+        Self::from_json(text).ok().filter(CacheEntry::checksum_ok)
+    }
+
     /// Decodes an envelope written by [`CacheEntry::to_json`].
     ///
     /// An envelope in the writer's layout (`data` last) whose checksum matches

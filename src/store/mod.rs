@@ -21,9 +21,11 @@ pub use self::redis::{RedisL1, RedisOptions};
 pub enum Lookup {
     /// Nothing stored under the key.
     Absent,
-    /// An entry whose envelope could not be decoded.
+    /// An entry whose envelope could not be decoded, or whose data does not
+    /// match its checksum.
     Corrupt,
-    /// A decoded entry; the chain checks its checksum and expiry.
+    /// A decoded entry whose checksum matches its data (verified once, by the
+    /// store); the chain judges its expiry.
     Found(CacheEntry),
 }
 

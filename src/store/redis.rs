@@ -234,7 +234,7 @@ impl L1Store for RedisL1 {
         let raw: Option<String> = self.timed(self.conn.clone().get(self.key_of(key))).await?;
         Ok(match raw {
             None => Lookup::Absent,
-            Some(text) => CacheEntry::from_json(&text).map_or(Lookup::Corrupt, Lookup::Found),
+            Some(text) => CacheEntry::from_json_verified(&text).map_or(Lookup::Corrupt, Lookup::Found),
         })
     }
 
