@@ -52,6 +52,7 @@ impl Timestamp {
     }
 
     /// This time plus `d`, saturating.
+    #[inline]
     pub fn plus(self, d: Duration) -> Self {
         Timestamp(self.0.saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)))
     }
@@ -62,6 +63,7 @@ impl Timestamp {
     }
 
     /// How long after `earlier` this is; zero when it is not later.
+    #[inline]
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_micros(self.0.saturating_sub(earlier.0))
     }

@@ -71,6 +71,7 @@ pub enum Freshness {
 impl Defences {
     /// How long past its expiry a tier keeps an entry, so stale serving can
     /// find it.
+    #[inline]
     pub fn retention(&self) -> Duration {
         self.stale_while_revalidate.max(self.stale_if_error)
     }
@@ -81,6 +82,7 @@ impl Defences {
     }
 
     /// How usable an entry expiring at `expires_at` is at `now`.
+    #[inline]
     pub fn freshness(&self, expires_at: Timestamp, now: Timestamp) -> Freshness {
         if expires_at > now {
             return Freshness::Fresh;
@@ -99,6 +101,7 @@ impl Defences {
     /// refreshes it early, when a refresh takes about `delta`. The draw is
     /// deterministic in (`seed`, `salt`, `now`), so live and simulated runs of
     /// one seed decide alike.
+    #[inline]
     pub fn refresh_early(
         &self,
         expires_at: Timestamp,

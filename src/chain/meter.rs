@@ -84,12 +84,14 @@ impl Default for Meter {
     }
 }
 
+#[inline]
 fn cell(op: Op, bytes: u64) -> usize {
     op as usize * SIZES + (bytes.div_ceil(1024) as usize).min(SIZES - 1)
 }
 
 impl Meter {
     /// Counts one `op` that moved `bytes`.
+    #[inline]
     pub fn add(&self, op: Op, bytes: u64) {
         let c = &self.cells[cell(op, bytes)];
         c[0].fetch_add(1, Ordering::Relaxed);
@@ -123,6 +125,7 @@ impl Default for MeterCounts {
 impl MeterCounts {
     /// Counts `n` of `op` moving `bytes` each (the simulator's counts, added
     /// at the end of its run).
+    #[inline]
     pub fn add_n(&mut self, op: Op, bytes: u64, n: u64) {
         let c = &mut self.cells[cell(op, bytes)];
         c[0] += n;
@@ -155,6 +158,7 @@ impl MeterCounts {
 /// The operations a fill's two writes made: the L1 script, and the PutItem
 /// (a new item, a replaced one whose index key moves, or refused). A write
 /// that failed (the tier was down) is not billed.
+#[inline]
 pub fn fill_ops(l1: WriteResult, l2: WriteResult, replaces: bool) -> [Option<Op>; 2] {
     let l2 = match l2 {
         Ok(WriteOutcome::Written) if replaces => Some(Op::L2PutMoved),
@@ -166,6 +170,7 @@ pub fn fill_ops(l1: WriteResult, l2: WriteResult, replaces: bool) -> [Option<Op>
 }
 
 /// The bytes `op` moved for an entry of `data` bytes of Stripe JSON.
+#[inline]
 pub fn op_bytes(op: Op, data: u64) -> u64 {
     match op {
         Op::L1Hit | Op::L1Write => data + ENVELOPE_OVERHEAD_BYTES,

@@ -76,6 +76,7 @@ impl TtlPolicy {
     }
 
     /// The configured TTL of `kind` in `tier`, before jitter.
+    #[inline]
     pub fn ttl(&self, tier: Tier, kind: ObjectKind) -> Duration {
         match tier {
             Tier::L1 => self.l1.get(&kind).copied().unwrap_or(self.l1_default),
@@ -86,6 +87,7 @@ impl TtlPolicy {
     /// The TTL a fill at `now` of the key salted `salt` ([`super::key_salt`])
     /// gets in `tier`: the configured TTL shortened by up to `jitter` of
     /// itself, deterministically.
+    #[inline]
     pub fn fill_ttl(&self, tier: Tier, kind: ObjectKind, salt: u64, now: Timestamp) -> Duration {
         let ttl = self.ttl(tier, kind);
         if self.jitter <= 0.0 {
@@ -98,6 +100,7 @@ impl TtlPolicy {
 
     /// The L1 TTL of an L2 entry promoted at `now`: the rest of its L2 lifetime,
     /// capped by the L1 TTL. `None` when the L2 entry has expired.
+    #[inline]
     pub fn promote_ttl(
         &self,
         kind: ObjectKind,

@@ -227,6 +227,7 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
     /// A read of a key of `kind` whose draws are salted by `salt` ([`key_salt`]),
     /// while a fetch takes about `fetch_delta` ([`FetchTime`]). Its first step
     /// is [`Step::ReadL1`].
+    #[inline]
     pub fn new(kind: ObjectKind, salt: u64, fetch_delta: Duration) -> Self {
         ReadPath {
             kind,
@@ -257,6 +258,7 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
     }
 
     /// The first step.
+    #[inline]
     pub fn first(&self) -> Step<E, F> {
         if self.background { Step::Fetch } else { Step::ReadL1 }
     }
@@ -264,6 +266,7 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
     /// What performing `step` made of tier and origin operations, given its
     /// answer `input` (at most two: a fill writes both tiers). Fills answered
     /// without their writes are metered where the writes land ([`fill_ops`]).
+    #[inline]
     pub fn performed(&self, step: &Step<E, F>, input: &Input<E, F>) -> [Option<Op>; 2] {
         let one = |op| [Some(op), None];
         match (step, input) {
@@ -297,11 +300,13 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
     }
 
     /// The entry a [`Step::Promote`] copies.
+    #[inline]
     pub fn held(&self) -> Option<&E> {
         self.held.as_ref()
     }
 
     /// Takes the answer to the last step at `now`, counts, and answers the next.
+    #[inline]
     pub fn step(
         &mut self,
         policy: &TtlPolicy,
@@ -390,15 +395,18 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
         }
     }
 
+    #[inline]
     fn to(&mut self, phase: Phase, step: Step<E, F>) -> Step<E, F> {
         self.phase = phase;
         step
     }
 
+    #[inline]
     fn done(&mut self, result: Result<Served<E>, Failure<F>>, refresh: bool) -> Step<E, F> {
         self.to(Phase::Over, Step::Done { result, refresh })
     }
 
+    #[inline]
     fn on_l1(
         &mut self,
         policy: &TtlPolicy,
@@ -447,6 +455,7 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
         self.l1_miss(policy, counts)
     }
 
+    #[inline]
     fn l1_miss(&mut self, policy: &TtlPolicy, counts: &mut impl Count) -> Step<E, F> {
         counts.bump(Counter::l1_misses);
         if policy.defences.coalesce {
@@ -566,6 +575,7 @@ impl<E: Cached, F: FetchFailure> ReadPath<E, F> {
 }
 
 /// Counts an L1 write: `written` when it was stored (or already current).
+#[inline]
 pub fn count_l1_write(w: WriteResult, written: Counter, counts: &mut impl Count) {
     counts.bump(match w {
         Ok(WriteOutcome::Written | WriteOutcome::Current) => written,
@@ -576,6 +586,7 @@ pub fn count_l1_write(w: WriteResult, written: Counter, counts: &mut impl Count)
 }
 
 /// Counts a fill's two writes, wherever the driver makes them land.
+#[inline]
 pub fn count_fill(l1: WriteResult, l2: WriteResult, counts: &mut impl Count) {
     count_l1_write(l1, Counter::l1_fills, counts);
     counts.bump(match l2 {
@@ -606,11 +617,13 @@ impl Default for FetchTime {
 
 impl FetchTime {
     /// The mean fetch time.
+    #[inline]
     pub fn delta(&self) -> Duration {
         Duration::from_micros(self.0.load(Ordering::Relaxed))
     }
 
     /// Notes a fetch that landed after `took`.
+    #[inline]
     pub fn note(&self, took: Duration) {
         let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         let mean = self.0.load(Ordering::Relaxed);

@@ -35,12 +35,14 @@ macro_rules! counters {
         }
 
         impl Count for ChainCounters {
+            #[inline]
             fn bump(&mut self, c: Counter) {
                 match c { $( Counter::$name => self.$name += 1, )* }
             }
         }
 
         impl Count for &ChainStats {
+            #[inline]
             fn bump(&mut self, c: Counter) {
                 let a = match c { $( Counter::$name => &self.$name, )* };
                 a.fetch_add(1, Ordering::Relaxed);
