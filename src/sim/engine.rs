@@ -460,16 +460,9 @@ impl<'a> Engine<'a> {
 
     /// One read of `key` sent at `start`: returns when it finished.
     fn read(&mut self, intended: u64, start: u64, key: Key) -> u64 {
-        let mut path = SimPath::new(self.space.kind(key), self.salt(key), self.fetch_time.delta());
-        // The L1 lookup inline, as the live chain does it: a hit, the common
-        // case, never enters the driver's loop.
-        let mut t = start;
-        let input = Input::L1(self.l1_lookup(key, &mut t));
-        self.meter_step(&path, &Step::ReadL1, &input, key);
-        let ended = match path.step(&self.policy, ts(t), input, &mut self.out_chain) {
-            Step::Done { result, refresh } => Ended { at: t, result, refresh, polled: false },
-            step => self.drive(key, path, step, t),
-        };
+        let path = SimPath::new(self.space.kind(key), self.salt(key), self.fetch_time.delta());
+        let first = path.first();
+        let ended = self.drive(key, path, first, start);
         if ended.refresh {
             self.refresh(key, ended.at);
         }
@@ -493,16 +486,7 @@ impl<'a> Engine<'a> {
         self.finish(intended, start, at, key, outcome, version)
     }
 
-    /// Meters what performing `step` made, at the key's kind's mean size.
-    #[inline]
-    fn meter_step(&mut self, path: &SimPath, step: &SimStep, input: &Input<SimEntry, OriginDown>, key: Key) {
-        for op in path.performed(step, input).into_iter().flatten() {
-            self.meter.add_n(op, op_bytes(op, data_bytes(self.space.kind(key))), 1);
-        }
-    }
-
     /// Performs `path`'s steps from `step` at `t` against the models.
-    #[inline(never)]
     fn drive(&mut self, key: Key, mut path: SimPath, mut step: SimStep, mut t: u64) -> Ended {
         let kind = self.space.kind(key);
         // Whether this read leads a flight others join: as the coalescing
@@ -611,7 +595,9 @@ impl<'a> Engine<'a> {
                     Input::Released(c.ok)
                 }
             };
-            self.meter_step(&path, &step_now, &input, key);
+            for op in path.performed(&step_now, &input).into_iter().flatten() {
+                self.meter.add_n(op, op_bytes(op, data_bytes(kind)), 1);
+            }
             step = path.step(&self.policy, ts(t), input, &mut self.out_chain);
         }
     }
