@@ -179,13 +179,26 @@ fn calibrates(scenario: &str) {
     let dir = sandbox(&format!("calibrate-{scenario}"));
     let jar = find_dynamodb_jar(&default_cache_dir())
         .expect("DynamoDB Local installed (scripts/install-backends.sh)");
-    let out = tierbench()
-        .args(["calibrate", "--backend", "local", "--results"])
-        .arg(&dir)
-        .arg(manifest(&format!("scenarios/{scenario}.toml")))
-        .env("TIERBENCH_DYNAMODB_LOCAL_JAR", jar)
-        .output()
-        .unwrap();
+    let run = || {
+        tierbench()
+            .args(["calibrate", "--backend", "local", "--results"])
+            .arg(&dir)
+            .arg(manifest(&format!("scenarios/{scenario}.toml")))
+            .env("TIERBENCH_DYNAMODB_LOCAL_JAR", &jar)
+            .output()
+            .unwrap()
+    };
+    let mut out = run();
+    // `calibrate` refuses a live run that fell behind its schedule (a busy
+    // machine: no measurement, not a disagreement). Measure once more, said
+    // aloud; a second refusal fails.
+    if out.status.code() == Some(3) && text(&out.stderr).contains("could not keep its schedule") {
+        eprintln!(
+            "{scenario}: the live run fell behind its schedule; measuring again\n{}",
+            text(&out.stderr)
+        );
+        out = run();
+    }
     let stdout = text(&out.stdout);
     println!("{stdout}");
     assert!(stdout.contains("calibration [seed]"), "{}", show(&out));
