@@ -53,6 +53,11 @@ pub struct DynamoOptions {
     pub operation_timeout: Duration,
     /// Attempts per call (1 = no retry).
     pub max_attempts: u32,
+    /// Ask every GetItem and PutItem of the read path for its
+    /// `ConsumedCapacity` (table and indexes) and sum it ([`DynamoL2::consumed`]):
+    /// the independent check of the meter. Off by default: it is more work for
+    /// DynamoDB Local on every request of a live run.
+    pub consumed_capacity: bool,
 }
 
 impl Default for DynamoOptions {
@@ -66,6 +71,7 @@ impl Default for DynamoOptions {
             connect_timeout: Duration::from_millis(500),
             operation_timeout: Duration::from_secs(2),
             max_attempts: 2,
+            consumed_capacity: false,
         }
     }
 }
@@ -102,6 +108,12 @@ pub struct DynamoL2 {
     consistent_read: bool,
     query_page_size: Option<i32>,
     consumed: std::sync::Arc<Consumed>,
+    /// `ReturnConsumedCapacity` asked of the read path's calls.
+    capacity: ReturnConsumedCapacity,
+}
+
+fn capacity_of(options: &DynamoOptions) -> ReturnConsumedCapacity {
+    if options.consumed_capacity { ReturnConsumedCapacity::Indexes } else { ReturnConsumedCapacity::None }
 }
 
 /// The capacity DynamoDB said the read path's GetItems and PutItems consumed
@@ -179,6 +191,7 @@ impl DynamoL2 {
             consistent_read: options.consistent_read,
             query_page_size: options.query_page_size,
             consumed: std::sync::Arc::default(),
+            capacity: capacity_of(options),
         })
     }
 
@@ -191,6 +204,7 @@ impl DynamoL2 {
             consistent_read: options.consistent_read,
             query_page_size: options.query_page_size,
             consumed: std::sync::Arc::default(),
+            capacity: capacity_of(options),
         }
     }
 
@@ -419,7 +433,7 @@ impl L2Store for DynamoL2 {
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(key)))
             .consistent_read(self.consistent_read)
-            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+            .return_consumed_capacity(self.capacity.clone())
             .send()
             .await
             .map_err(|e| dynamo_err("GetItem", e))?;
@@ -470,7 +484,7 @@ impl L2Store for DynamoL2 {
         };
         let result = request
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+            .return_consumed_capacity(self.capacity.clone())
             .send()
             .await;
         if let Ok(out) = &result {

@@ -445,7 +445,8 @@ async fn a_webhook_invalidates_every_variant_of_its_object(choice: BackendChoice
 /// expired items (whose index key moves).
 async fn metered_dynamodb_units_are_what_dynamodb_local_says_it_consumed(choice: BackendChoice) {
     let policy = TtlPolicy::uniform(Duration::from_secs(60), Duration::from_secs(120));
-    let s = setup(choice, policy, DynamoOptions::default()).await;
+    let s =
+        setup(choice, policy, DynamoOptions { consumed_capacity: true, ..DynamoOptions::default() }).await;
     let sizes = [0, 300, 700, 1_500, 3_000, 3_700, 4_200, 6_000, 9_000];
     let body = |id: &str, v: u64, pad: usize| {
         format!(
