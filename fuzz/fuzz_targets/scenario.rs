@@ -47,7 +47,12 @@ fuzz_target!(|text: &str| {
         let p = scenario.scaled_policy(i);
         for kind in ObjectKind::ALL {
             for tier in [Tier::L1, Tier::L2] {
-                let ttl = p.fill_ttl(tier, kind, "cus_1", Timestamp::from_millis(1_780_000_000_000));
+                let ttl = p.fill_ttl(
+                    tier,
+                    kind,
+                    tierbench::chain::key_salt(kind, "cus_1"),
+                    Timestamp::from_millis(1_780_000_000_000),
+                );
                 assert!(ttl <= p.ttl(tier, kind));
             }
         }
