@@ -196,8 +196,7 @@ where
     pub async fn read(&self, key: &CacheKey) -> Result<Served, ChainError> {
         let mut path = LivePath::new(key.kind, self.salt(key), self.fetch_time.delta());
         let input = Input::L1(self.lookup_l1(key).await);
-        let data = if let Input::L1(Found::Entry(e)) = &input { e.data.len() as u64 } else { 0 };
-        self.meter_step(&path, &Step::ReadL1, &input, data);
+        self.meter_step(&path, &Step::ReadL1, &input, 0);
         let step = path.step(&self.policy, self.clock.now(), input, &mut &*self.stats);
         // Boxed: the L2 and origin steps hold SDK futures of several KB that an
         // L1 hit, the common case, should not build and move.
@@ -300,17 +299,13 @@ where
                     Input::Released(self.l1.release_lease(key, token).await.is_ok())
                 }
             };
-            let bytes = match &input {
-                Input::L1(Found::Entry(e)) | Input::L2(Found::Entry(e)) | Input::Filled { entry: e, .. } => {
-                    e.data.len()
-                }
-                _ => bytes,
-            };
             self.meter_step(&path, &step_now, &input, bytes as u64);
             step = path.step(&self.policy, self.clock.now(), input, &mut &*self.stats);
         }
     }
 
+    /// Meters what performing `step` made. The data moved is the entry the
+    /// answer carries, else `data` (what the step itself wrote or fetched).
     fn meter_step(
         &self,
         path: &LivePath,
@@ -318,6 +313,12 @@ where
         input: &Input<CacheEntry, OriginError>,
         data: u64,
     ) {
+        let data = match input {
+            Input::L1(Found::Entry(e)) | Input::L2(Found::Entry(e)) | Input::Filled { entry: e, .. } => {
+                e.data.len() as u64
+            }
+            _ => data,
+        };
         for op in path.performed(step, input).into_iter().flatten() {
             self.meter.add(op, meter::op_bytes(op, data));
         }

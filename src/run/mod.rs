@@ -94,13 +94,7 @@ pub(crate) fn usage_of(
     scenario: &Scenario,
     wall: Duration,
 ) -> Usage {
-    let sets = tally.redis.count(RedisCommand::Set).max(1);
-    let set_bytes = tally
-        .redis
-        .ops
-        .sum_by(|op| if op.command == RedisCommand::Set { op.transferred_bytes as f64 } else { 0.0 });
-    let mean_envelope = (set_bytes / sets as f64) as u64;
-    let mean_data = mean_envelope.saturating_sub(usage::ENVELOPE_OVERHEAD_BYTES);
+    let mean_data = mean_envelope(&tally.redis).saturating_sub(usage::ENVELOPE_OVERHEAD_BYTES);
     tally.record_invalidations(webhooks.keys_invalidated, mean_data);
     let mut usage = tally.into_usage(
         wall.as_secs_f64().max(1e-3),
@@ -112,6 +106,15 @@ pub(crate) fn usage_of(
     usage.deployment = scenario.cost.deployment.clone();
     derive_usage(&mut usage, metrics, peaks, chain, webhooks.keys_invalidated, key_space);
     usage
+}
+
+/// The mean bytes of the Redis writes (an L1 envelope), 0 without any.
+fn mean_envelope(redis: &crate::cost::RedisUsage) -> u64 {
+    let sets = redis.count(RedisCommand::Set).max(1);
+    let bytes = redis
+        .ops
+        .sum_by(|op| if op.command == RedisCommand::Set { op.transferred_bytes as f64 } else { 0.0 });
+    (bytes / sets as f64) as u64
 }
 
 /// Fills in what a run's usage derives rather than counts, from its measured
@@ -127,12 +130,7 @@ pub(crate) fn derive_usage(
     keys_invalidated: u64,
     key_space: u64,
 ) {
-    let sets = usage.redis.count(RedisCommand::Set).max(1);
-    let set_bytes = usage
-        .redis
-        .ops
-        .sum_by(|op| if op.command == RedisCommand::Set { op.transferred_bytes as f64 } else { 0.0 });
-    let mean_envelope = (set_bytes / sets as f64) as u64;
+    let mean_envelope = mean_envelope(&usage.redis);
     let mean_data = mean_envelope.saturating_sub(usage::ENVELOPE_OVERHEAD_BYTES);
     usage.stripe.peak_calls_per_s = Some(peaks.stripe as f64);
     let (reads, writes) = (usage.dynamodb.reads.total().max(1), usage.dynamodb.writes.total().max(1));

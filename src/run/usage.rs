@@ -84,18 +84,6 @@ impl UsageTally {
         self.stripe_response_bytes += o.stripe_response_bytes;
     }
 
-    /// Adds another tally `times` over (the simulator's aggregate of `times`
-    /// alike requests). Lambda's billed time is left to the caller, which
-    /// knows each request's duration.
-    pub fn merge_times(&mut self, o: &UsageTally, times: u64) {
-        self.lambda.invocations += o.lambda.invocations * times;
-        self.redis.ops.merge_times(&o.redis.ops, times);
-        self.dynamodb.reads.merge_times(&o.dynamodb.reads, times);
-        self.dynamodb.queries.merge_times(&o.dynamodb.queries, times);
-        self.dynamodb.writes.merge_times(&o.dynamodb.writes, times);
-        self.stripe_response_bytes += o.stripe_response_bytes * times;
-    }
-
     /// Counts `keys` invalidations of objects of about `data_bytes` each: a
     /// Redis DEL (a script deleting the entry, its lease and its variants) and, in
     /// DynamoDB, the UpdateItem that expires the item and leaves its tombstone

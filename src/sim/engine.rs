@@ -56,8 +56,8 @@ enum What {
     Fill { key: Key, version: u32, fetched_at: u64, l1_ttl: u64, l2_ttl: u64 },
     /// An L2 hit's copy lands in L1, expiring at `expires`.
     Promote { key: Key, version: u32, expires: u64 },
-    /// A webhook for `version` of `key` reaches the endpoint.
-    Webhook { key: Key, version: u32, duplicate: bool },
+    /// A webhook for a change of `key` reaches the endpoint.
+    Webhook { key: Key, duplicate: bool },
     /// Redis is killed: it comes back empty.
     RedisKill,
 }
@@ -346,13 +346,13 @@ impl<'a> Engine<'a> {
 
     fn mutate(&mut self, m: Option<(u64, Key)>) {
         let Some((at, key)) = m else { return };
-        let version = self.truth.bump(key, at);
+        self.truth.bump(key, at);
         self.mutations += 1;
         let delay = self.webhook_delay.sample(&mut self.rng);
-        self.schedule(at + delay, What::Webhook { key, version, duplicate: false });
+        self.schedule(at + delay, What::Webhook { key, duplicate: false });
         if self.rng.chance(self.scenario.stripe.duplicate_rate) {
             let again = self.webhook_delay.sample(&mut self.rng);
-            self.schedule(at + delay + again, What::Webhook { key, version, duplicate: true });
+            self.schedule(at + delay + again, What::Webhook { key, duplicate: true });
         }
     }
 
@@ -370,12 +370,12 @@ impl<'a> Engine<'a> {
             What::Fill { key, version, fetched_at, l1_ttl, l2_ttl } => {
                 self.fill(at, key, version, fetched_at, [l1_ttl, l2_ttl]);
             }
-            What::Webhook { key, version, duplicate } => {
+            What::Webhook { key, duplicate } => {
                 if let Some(back) = self.tiers.webhooks_down(at) {
                     // Stripe retries a refused delivery later.
                     self.webhooks.refused_down += 1;
                     let retry = back + us(Duration::from_secs(1)) + (self.rng.unit() * 1e6) as u64;
-                    self.schedule(retry, What::Webhook { key, version, duplicate });
+                    self.schedule(retry, What::Webhook { key, duplicate });
                     return;
                 }
                 if duplicate {

@@ -27,19 +27,31 @@ pub struct Behaviour {
     pub timeout: Duration,
 }
 
+/// Which tier an in-memory store stands for (the error it fails with).
+#[derive(Clone, Copy, Debug)]
+enum Tier {
+    Redis,
+    Dynamo,
+}
+
 impl Behaviour {
-    /// Takes the latency; fails if the operation started in an outage.
-    async fn take(&self, started: Timestamp, operation: &'static str) -> Result<(), StoreError> {
-        if self.outages.iter().any(|(a, b)| (*a..*b).contains(&started)) {
-            tokio::time::sleep(self.timeout).await;
-            return Err(StoreError::Dynamo { operation, message: "in-memory tier: outage".into() });
+    /// Fails, after `timeout`, an operation starting at `at` inside an outage.
+    async fn refuse_if_down(&self, at: Timestamp, tier: Tier) -> Result<(), StoreError> {
+        if !self.outages.iter().any(|(a, b)| (*a..*b).contains(&at)) {
+            return Ok(());
         }
-        tokio::time::sleep(self.latency).await;
-        Ok(())
+        tokio::time::sleep(self.timeout).await;
+        Err(match tier {
+            Tier::Redis => StoreError::RedisTimeout(self.timeout),
+            Tier::Dynamo => StoreError::Dynamo { operation: "in-memory", message: "outage".into() },
+        })
     }
 
-    fn down(&self, at: Timestamp) -> bool {
-        self.outages.iter().any(|(a, b)| (*a..*b).contains(&at))
+    /// A read: refused in an outage, else answered after the latency.
+    async fn read(&self, at: Timestamp, tier: Tier) -> Result<(), StoreError> {
+        self.refuse_if_down(at, tier).await?;
+        tokio::time::sleep(self.latency).await;
+        Ok(())
     }
 }
 
@@ -87,15 +99,11 @@ impl MemoryL1 {
         s.entries.clear();
         s.leases.clear();
     }
-
-    async fn take(&self, started: Timestamp) -> Result<(), StoreError> {
-        self.behaviour.take(started, "redis").await
-    }
 }
 
 impl L1Store for MemoryL1 {
     async fn get(&self, key: &CacheKey) -> Result<Lookup, StoreError> {
-        self.take(self.clock.now()).await?;
+        self.behaviour.read(self.clock.now(), Tier::Redis).await?;
         let now = self.clock.now();
         let s = lock(&self.state);
         Ok(match s.entries.get(key) {
@@ -111,9 +119,7 @@ impl L1Store for MemoryL1 {
         ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         let now = self.clock.now();
-        if self.behaviour.down(now) {
-            return self.take(now).await.map(|()| WriteOutcome::Written);
-        }
+        self.behaviour.refuse_if_down(now, Tier::Redis).await?;
         let outcome = {
             let mut s = lock(&self.state);
             let stored = s.entries.get(key).filter(|(_, d)| *d > now).map(|(e, _)| e.version);
@@ -126,25 +132,21 @@ impl L1Store for MemoryL1 {
                 WriteOutcome::Written
             }
         };
-        self.take(now).await?;
+        tokio::time::sleep(self.behaviour.latency).await;
         Ok(outcome)
     }
 
     async fn delete(&self, key: &CacheKey) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        if self.behaviour.down(now) {
-            return self.take(now).await.map(|()| false);
-        }
+        self.behaviour.refuse_if_down(now, Tier::Redis).await?;
         let had = lock(&self.state).entries.remove(key).is_some();
-        self.take(now).await?;
+        tokio::time::sleep(self.behaviour.latency).await;
         Ok(had)
     }
 
     async fn invalidate(&self, key: &CacheKey, at: Timestamp) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        if self.behaviour.down(now) {
-            return self.take(now).await.map(|()| false);
-        }
+        self.behaviour.refuse_if_down(now, Tier::Redis).await?;
         let had = {
             let mut s = lock(&self.state);
             s.tombstones.insert(key.clone(), at);
@@ -160,12 +162,12 @@ impl L1Store for MemoryL1 {
             s.leases.remove(key);
             gone.iter().filter(|k| s.entries.remove(*k).is_some_and(|(_, d)| d > now)).count() > 0
         };
-        self.take(now).await?;
+        tokio::time::sleep(self.behaviour.latency).await;
         Ok(had)
     }
 
     async fn acquire_lease(&self, key: &CacheKey, ttl: Duration) -> Result<Option<u64>, StoreError> {
-        self.take(self.clock.now()).await?;
+        self.behaviour.read(self.clock.now(), Tier::Redis).await?;
         let now = self.clock.now();
         let mut s = lock(&self.state);
         if s.leases.get(key).is_some_and(|(_, until)| *until > now) {
@@ -179,16 +181,15 @@ impl L1Store for MemoryL1 {
 
     async fn release_lease(&self, key: &CacheKey, token: u64) -> Result<(), StoreError> {
         let now = self.clock.now();
-        if self.behaviour.down(now) {
-            return self.take(now).await;
-        }
+        self.behaviour.refuse_if_down(now, Tier::Redis).await?;
         {
             let mut s = lock(&self.state);
             if s.leases.get(key).is_some_and(|(t, _)| *t == token) {
                 s.leases.remove(key);
             }
         }
-        self.take(now).await
+        tokio::time::sleep(self.behaviour.latency).await;
+        Ok(())
     }
 }
 
@@ -212,15 +213,11 @@ impl MemoryL2 {
     pub fn new(clock: SharedClock, behaviour: Behaviour) -> Self {
         MemoryL2 { items: Arc::default(), clock, behaviour }
     }
-
-    async fn take(&self, started: Timestamp) -> Result<(), StoreError> {
-        self.behaviour.take(started, "memory").await
-    }
 }
 
 impl L2Store for MemoryL2 {
     async fn get(&self, key: &CacheKey) -> Result<Lookup, StoreError> {
-        self.take(self.clock.now()).await?;
+        self.behaviour.read(self.clock.now(), Tier::Dynamo).await?;
         Ok(match lock(&self.items).get(key).and_then(|i| i.entry.clone()) {
             Some(e) => Lookup::Found(e),
             None => Lookup::Absent,
@@ -236,9 +233,7 @@ impl L2Store for MemoryL2 {
         _retain: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         let started = self.clock.now();
-        if self.behaviour.down(started) {
-            return self.take(started).await.map(|()| WriteOutcome::Written);
-        }
+        self.behaviour.refuse_if_down(started, Tier::Dynamo).await?;
         let outcome = {
             let mut items = lock(&self.items);
             let tomb = |k: &CacheKey| items.get(k).and_then(|i| i.invalidated_at);
@@ -268,15 +263,13 @@ impl L2Store for MemoryL2 {
                 WriteOutcome::Written
             }
         };
-        self.take(started).await?;
+        tokio::time::sleep(self.behaviour.latency).await;
         Ok(outcome)
     }
 
     async fn expire(&self, key: &CacheKey, now: Timestamp) -> Result<bool, StoreError> {
         let started = self.clock.now();
-        if self.behaviour.down(started) {
-            return self.take(started).await.map(|()| false);
-        }
+        self.behaviour.refuse_if_down(started, Tier::Dynamo).await?;
         let had = {
             let mut items = lock(&self.items);
             let keys: Vec<CacheKey> = items
@@ -296,7 +289,7 @@ impl L2Store for MemoryL2 {
             }
             had
         };
-        self.take(started).await?;
+        tokio::time::sleep(self.behaviour.latency).await;
         Ok(had)
     }
 
@@ -306,7 +299,7 @@ impl L2Store for MemoryL2 {
         before: Timestamp,
         now: Timestamp,
     ) -> Result<Vec<CacheKey>, StoreError> {
-        self.take(self.clock.now()).await?;
+        self.behaviour.read(self.clock.now(), Tier::Dynamo).await?;
         let items = lock(&self.items);
         Ok(items
             .iter()
